@@ -1,0 +1,46 @@
+# clirbench: a cross-lingual retrieval study, from data to report.
+#   snakemake --cores 2                      the offline demo (config/config.yaml)
+#   snakemake --configfile config/other.yaml --cores 2
+import os
+import re
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The library lives in src/; jobs (local or SLURM) inherit PYTHONPATH from this process.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from clirbench.config import canonical_json, conditions_of, system_names, uses_gpu
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+OUT = f"{config['results_dir']}/{config['experiment']}"
+DATASETS = sorted(config["datasets"])
+SYSTEMS = system_names(config)
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    condition="original|translated",
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        f"{OUT}/report.html",
+    default_target: True

@@ -1,0 +1,3 @@
+"""clirbench: a cross-lingual information retrieval study, from data to report."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""One entry point per workflow rule: paths and settings in, files out (written atomically).
+
+workflow/scripts/*.py only unpack the `snakemake` object and call these, so every stage can
+also be run and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from clirbench.bm25 import BM25Config, bm25_search
+from clirbench.datamodel import write_dataset
+from clirbench.datasets import build_dataset
+from clirbench.dense import exact_search
+from clirbench.embedding_cache import EmbeddingCache
+from clirbench.encoders import EncoderConfig, load_encoder
+from clirbench.evaluation import evaluate_run, summarise_pairs, summary_table
+from clirbench.io import write_csv, write_npy, write_parquet
+from clirbench.trec import read_run, write_run
+
+log = logging.getLogger("clirbench")
+
+
+def evaluated_queries(queries: pl.DataFrame, query_split: str) -> pl.DataFrame:
+    """The queries a run covers, in a fixed order (the order of their embedding rows)."""
+    chosen = queries if query_split == "all" else queries.filter(pl.col("split") == query_split)
+    return chosen.sort("query_id")
+
+
+def prepare_dataset(name: str, settings: dict[str, Any], out_folder: Path, download_folder: Path) -> None:
+    dataset, sources = build_dataset(name, settings, download_folder)
+    write_dataset(dataset, out_folder, sources)
+    log.info("%s: %d docs, %d queries, %d qrels", name, len(dataset.docs), len(dataset.queries), len(dataset.qrels))
+
+
+def embed_table(table: Path, kind: str, encoder_name: str, encoder_settings: dict[str, Any], cache_root: Path, out: Path, threads: int, query_split: str = "all") -> None:
+    frame = pl.read_parquet(table)
+    if kind == "query":
+        frame = evaluated_queries(frame, query_split)
+    encoder = load_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
+    cache = EmbeddingCache(cache_root, encoder)
+    vectors = cache.encode(frame["text"].to_list(), kind)
+    log.info("%s %ss: %d texts, %d from the cache, %d encoded", encoder_name, kind, len(frame), cache.hits, cache.misses)
+    write_npy(vectors, out)
+
+
+def bm25_run(system: str, settings: dict[str, Any], docs_path: Path, queries_path: Path, query_split: str, top_k: int, out: Path, threads: int = 1) -> None:
+    docs = pl.read_parquet(docs_path)
+    queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
+    indices, scores = bm25_search(BM25Config(name=system, **settings), docs, queries, top_k, threads)
+    write_run(out, queries["query_id"].to_list(), docs["doc_id"].to_list(), indices, scores, system)
+
+
+def dense_run(system: str, docs_path: Path, queries_path: Path, doc_vectors: Path, query_vectors: Path, query_split: str, top_k: int, out: Path) -> None:
+    docs = pl.read_parquet(docs_path)
+    queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
+    query_matrix, doc_matrix = np.load(query_vectors), np.load(doc_vectors)
+    if len(query_matrix) != len(queries) or len(doc_matrix) != len(docs):
+        raise ValueError(f"{query_vectors} / {doc_vectors}: embeddings do not match the tables; delete them to re-encode")
+    indices, scores = exact_search(query_matrix, doc_matrix, k=top_k)
+    write_run(out, queries["query_id"].to_list(), docs["doc_id"].to_list(), indices, scores, system)
+
+
+def evaluate(run_path: Path, qrels_path: Path, queries_path: Path, docs_path: Path, relevance_threshold: int, query_split: str, per_query_out: Path, pairs_out: Path) -> None:
+    queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
+    qrels = pl.read_parquet(qrels_path).join(queries.select("query_id"), on="query_id", how="semi")
+    per_unit = evaluate_run(read_run(run_path), qrels, queries, pl.read_parquet(docs_path), relevance_threshold)
+    write_parquet(per_unit, per_query_out)
+    write_parquet(summarise_pairs(per_unit), pairs_out)
+
+
+def summarise(pair_files: list[Path], metrics_root: Path, out: Path) -> None:
+    """Concatenate per-run pair summaries; dataset/condition/system come from the file path."""
+    pieces = []
+    for path in pair_files:
+        dataset, condition = path.relative_to(metrics_root).parts[:2]
+        system = path.name.removesuffix(".pairs.parquet")
+        pieces.append((dataset, condition, system, pl.read_parquet(path)))
+    write_csv(summary_table(pieces), out)
+
+
+def load_settings(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+def start_logging(log_path: str) -> None:
+    """Send log messages, progress bars and tracebacks to the rule's log file."""
+    handle = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the job
+    sys.stderr = handle
+    logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(message)s", force=True)

@@ -1,0 +1,46 @@
+# Shared helpers: target lists, per-rule resources and the stable params of each job.
+
+
+def run_path(dataset, condition, system):
+    return f"{OUT}/runs/{dataset}/{condition}/{system}.trec"
+
+
+def all_runs():
+    return [
+        run_path(dataset, condition, system)
+        for dataset in DATASETS
+        for condition in conditions_of(config, dataset)
+        for system in SYSTEMS
+    ]
+
+
+def pair_metric_files():
+    return [
+        path.replace(f"{OUT}/runs/", f"{OUT}/metrics/").replace(".trec", ".pairs.parquet")
+        for path in all_runs()
+    ]
+
+
+def dataset_params(wildcards):
+    return canonical_json(config["datasets"][wildcards.dataset])
+
+
+def encoder_params(wildcards):
+    return canonical_json(config["encoders"][wildcards.encoder])
+
+
+def encoder_gpus(wildcards):
+    return int(uses_gpu(config["encoders"][wildcards.encoder]))
+
+
+def dataset_table(name):
+    return f"{OUT}/data/{{dataset}}/{name}.parquet"
+
+
+def docs_of_condition(wildcards):
+    table = "docs" if wildcards.condition == "original" else "docs_translated"
+    return f"{OUT}/data/{wildcards.dataset}/{table}.parquet"
+
+
+def names_regex(names):
+    return "|".join(map(re.escape, names)) or "(?!)"
