@@ -17,7 +17,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 from clirbench.config import canonical_json, conditions_of, system_names, uses_gpu
 
 
-configfile: "config/config.yaml"
+# A --configfile replaces the demo config rather than merging into it, so a study names
+# exactly the datasets and models it runs; --config key=value still overrides either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -8,9 +8,7 @@ import pytest
 from clirbench.dense import exact_search
 
 
-def brute_force(
-    queries: np.ndarray, docs: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
+def brute_force(queries: np.ndarray, docs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Full score matrix, full sort by (score desc, document index asc)."""
     scores = queries.astype(np.float64) @ docs.astype(np.float64).T
     doc_numbers = np.arange(len(docs))

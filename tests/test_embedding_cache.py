@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,7 +63,7 @@ class CountingEncoder:
         return self.inner.encode(texts, kind)
 
 
-def counting_encoder(**options: object) -> CountingEncoder:
+def counting_encoder(**options: Any) -> CountingEncoder:
     config = EncoderConfig(name="hash", backend="hf", model="clirbench-tests/hash", **options)
     return CountingEncoder(HashEncoder(config))
 
@@ -189,10 +190,12 @@ def test_concurrent_duplicate_shards_are_harmless(tmp_path: Path) -> None:
     first.encode(QUERIES, "query", progress=False)
     second._load_new_shards = lambda: None  # type: ignore[method-assign]  # blind to `first`
     second.encode(QUERIES, "query", progress=False)
-    third = EmbeddingCache(tmp_path, counting_encoder())
+    encoder = counting_encoder()
+    third = EmbeddingCache(tmp_path, encoder)
     vectors = third.encode(QUERIES, "query", progress=False)
     assert third.hits == len(QUERIES) and len(third) == 2 * len(QUERIES)
-    np.testing.assert_array_equal(vectors, third.encoder.inner.encode(QUERIES, "query"))
+    assert encoder.batches == []
+    np.testing.assert_array_equal(vectors, encoder.inner.encode(QUERIES, "query"))
 
 
 def test_encoder_json_describes_the_folder(tmp_path: Path) -> None:

