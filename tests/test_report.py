@@ -1,0 +1,273 @@
+"""The HTML report: self-contained, and showing exactly the numbers of the summary."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from clirbench.evaluation import METRICS, summarise_pairs, summary_table
+from clirbench.report import (
+    build_report,
+    format_duration,
+    library_versions,
+    stage_times_from_benchmarks,
+)
+
+DATASETS = ["mkqa", "xquad"]
+CONDITIONS = ["original", "translated"]
+SYSTEMS = ["bm25", "e5-small", "minilm"]
+LANGS = ["ar", "en", "es", "ja"]
+TABLE_METRICS = ["recall@100", "recall@10", "ndcg@100"]
+HIGHLIGHTED = [("en", "es"), ("ja", "en"), ("ar", "ja")]
+ABSENT_PAIR = ("xquad", "ar", "ja")  # never evaluated: must show as a dash
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class PageParser(HTMLParser):
+    """Collects images, outward links and table cells (with their data-* labels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.tags: set[str] = set()
+        self.cells: list[dict[str, str | bool]] = []
+        self._cell: dict[str, str | bool] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        self.tags.add(tag)
+        if tag == "img":
+            self.images.append(attributes.get("src", ""))
+        self.links += [attributes[name] for name in ("src", "href") if name in attributes]
+        if tag == "td":
+            self._cell = {k: v for k, v in attributes.items() if k.startswith("data-")}
+            self._cell["bold"] = False
+            self._text = []
+        if tag in ("strong", "b") and self._cell is not None:
+            self._cell["bold"] = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self._cell["text"] = "".join(self._text).strip()
+            self.cells.append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._text.append(data)
+
+
+def synthetic_summary() -> pl.DataFrame:
+    """2 datasets × 2 conditions × 3 systems × 4 languages, through the real summarisers."""
+    rng = np.random.default_rng(7)
+    pieces = []
+    for dataset in DATASETS:
+        for condition in CONDITIONS:
+            for system in SYSTEMS:
+                rows = [
+                    (f"{query_lang}-{n}", query_lang, doc_lang, metric, float(rng.random()))
+                    for query_lang in LANGS
+                    for doc_lang in LANGS
+                    if (dataset, query_lang, doc_lang) != ABSENT_PAIR
+                    for n in range(3)
+                    for metric in METRICS
+                ]
+                per_unit = pl.DataFrame(
+                    rows,
+                    schema=["query_id", "query_lang", "doc_lang", "metric", "value"],
+                    orient="row",
+                )
+                pieces.append((dataset, condition, system, summarise_pairs(per_unit)))
+    summary = summary_table(pieces)
+    # A tie for the best value, so bold-all-tied is exercised too.
+    tie = (pl.col("dataset") == "mkqa") & (pl.col("condition") == "original")
+    tie &= (pl.col("metric") == "recall@10") & (pl.col("query_lang") == "all")
+    return summary.with_columns(value=pl.when(tie).then(0.987).otherwise(pl.col("value")))
+
+
+METADATA = {
+    "library_versions": {"polars": "2.1.0", "matplotlib": "3.11.2"},
+    "models": {"e5-small": "intfloat/multilingual-e5-small", "minilm": "all-MiniLM-L6-v2"},
+    "config_hash": "cafe1234",
+    "date": "2025-06-01",
+    "seed": 13,
+}
+NOTES = {"mkqa": "MKQA: 10k queries <sampled>", "xquad": "XQuAD without Arabic→Japanese"}
+
+
+@pytest.fixture(scope="module")
+def summary() -> pl.DataFrame:
+    return synthetic_summary()
+
+
+@pytest.fixture(scope="module")
+def page(summary: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> str:
+    stage_times = pl.DataFrame(
+        {
+            "stage": ["encode", "retrieve", "evaluate"],
+            "jobs": [6, 12, 12],
+            "seconds": [3725.4, 80.0, 12.0],
+        }
+    )
+    out_path = tmp_path_factory.mktemp("report") / "nested" / "report.html"
+    build_report(summary, METADATA, stage_times, HIGHLIGHTED, out_path, NOTES)
+    assert [p.name for p in out_path.parent.iterdir()] == ["report.html"]  # no temp files left
+    return out_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def parsed(page: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(page)
+    return parser
+
+
+def test_page_is_self_contained(page: str, parsed: PageParser) -> None:
+    external = [link for link in parsed.links if re.match(r"\s*(https?:)?//", link, re.IGNORECASE)]
+    assert not external
+    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", page)  # nothing fetched from CSS
+    assert "@import" not in page
+
+
+def test_one_inline_png_per_dataset_and_condition(parsed: PageParser) -> None:
+    assert len(parsed.images) == len(DATASETS) * len(CONDITIONS)
+    for source in parsed.images:
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        assert base64.b64decode(source[len(prefix) :]).startswith(PNG_MAGIC)
+
+
+def test_table3_shows_macro_values_with_best_in_bold(
+    summary: pl.DataFrame, parsed: PageParser
+) -> None:
+    macro = summary.filter(pl.col("query_lang") == "all")
+    table = [cell for cell in parsed.cells if "data-metric" in cell]
+    assert len(table) == len(DATASETS) * len(CONDITIONS) * len(SYSTEMS) * len(TABLE_METRICS)
+    for cell in table:
+        column = macro.filter(
+            (pl.col("dataset") == cell["data-dataset"])
+            & (pl.col("condition") == cell["data-condition"])
+            & (pl.col("metric") == cell["data-metric"])
+        )
+        value = column.filter(pl.col("system") == cell["data-system"])["value"].item()
+        assert cell["text"] == f"{value:.3f}"
+        assert cell["bold"] == (round(value, 3) == round(column["value"].max(), 3))
+    tied = [
+        c
+        for c in table
+        if c["data-dataset"] == "mkqa"
+        and c["data-condition"] == "original"
+        and c["data-metric"] == "recall@10"
+    ]
+    assert all(c["bold"] for c in tied) and len(tied) == len(SYSTEMS)
+    bold_per_column: dict[tuple[object, ...], int] = {}
+    for cell in table:
+        key = (cell["data-dataset"], cell["data-condition"], cell["data-metric"])
+        bold_per_column[key] = bold_per_column.get(key, 0) + int(bool(cell["bold"]))
+    assert all(count >= 1 for count in bold_per_column.values())
+
+
+def test_highlighted_pairs_table(summary: pl.DataFrame, page: str, parsed: PageParser) -> None:
+    pair_cells = [cell["text"] for cell in parsed.cells if "data-metric" not in cell]
+    # Both datasets contain some highlighted pair: one table each, rows system × condition,
+    # and per pair Recall@100 and nDCG@100.
+    per_table = len(SYSTEMS) * len(CONDITIONS) * len(HIGHLIGHTED) * 2
+    numeric = [text for text in pair_cells if re.fullmatch(r"\d\.\d{3}|–", str(text))]
+    assert len(numeric) == len(DATASETS) * per_table
+    for dataset, condition, system in [
+        ("mkqa", "translated", "minilm"),
+        ("xquad", "original", "bm25"),
+    ]:
+        for query_lang, doc_lang in [("en", "es"), ("ja", "en")]:
+            for metric in ("recall@100", "ndcg@100"):
+                value = summary.filter(
+                    (pl.col("dataset") == dataset)
+                    & (pl.col("condition") == condition)
+                    & (pl.col("system") == system)
+                    & (pl.col("query_lang") == query_lang)
+                    & (pl.col("doc_lang") == doc_lang)
+                    & (pl.col("metric") == metric)
+                )["value"].item()
+                assert f"{value:.3f}" in pair_cells
+    # The absent xquad pair: two metrics × systems × conditions dashes, none for mkqa.
+    assert numeric.count("–") == len(SYSTEMS) * len(CONDITIONS) * 2
+    assert "en → es" in page and "ar → ja" in page
+
+
+def test_metadata_is_shown(page: str) -> None:
+    for text in [
+        "cafe1234",
+        "2025-06-01",
+        "intfloat/multilingual-e5-small",
+        "all-MiniLM-L6-v2",
+        "polars",
+        "2.1.0",
+        "3.11.2",
+        "seed",
+        "encode",
+        "retrieve",
+        "1:02:05",  # encode's 3725.4 s
+        format_duration(3725.4 + 80.0 + 12.0),  # total when no elapsed time is given
+        "MKQA: 10k queries &lt;sampled&gt;",  # notes are escaped, not interpreted
+        "XQuAD without Arabic→Japanese",
+    ]:
+        assert text in page, text
+
+
+def test_stage_times_from_benchmarks(tmp_path: Path) -> None:
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = {
+        "encode/mkqa_e5.tsv": header
+        + "12.5\t0:00:12\t812.3\t900.1\t700.0\t720.0\t1.0\t2.0\t95.0\t11.9\n"
+        + "7.5\t0:00:07\t812.3\t900.1\t700.0\t720.0\t1.0\t2.0\t95.0\t7.0\n",  # repeat()
+        "encode/xquad_e5.tsv": header + "30.0\t0:00:30\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n",
+        "retrieve/mkqa_e5.tsv": header
+        + "4.25\t0:00:04\t100.0\t120.0\t90.0\t95.0\t0.1\t0.2\t50.0\t2.0\n",
+    }
+    paths = []
+    for name, text in files.items():
+        path = tmp_path / "benchmarks" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        paths.append(path)
+    times = stage_times_from_benchmarks(paths)
+    assert times.columns == ["stage", "jobs", "seconds"]
+    assert times.rows() == [("encode", 2, 50.0), ("retrieve", 1, 4.25)]
+    assert stage_times_from_benchmarks([]).height == 0
+
+
+def test_stage_times_with_nested_wildcard_folders(tmp_path: Path) -> None:
+    """benchmarks/<rule>/<dataset>/<condition>/<system>.tsv: the rule is the top folder."""
+    root = tmp_path / "benchmarks"
+    paths = [
+        root / "evaluate_run" / "mkqa" / "original" / "bm25.tsv",
+        root / "evaluate_run" / "mkqa" / "translated" / "bm25.tsv",
+        root / "prepare_dataset" / "mkqa.tsv",
+    ]
+    for seconds, path in zip([1.5, 2.5, 10.0], paths, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\n{seconds}\t0:00:0{int(seconds)}\n")
+    times = stage_times_from_benchmarks(paths, root=root)
+    assert times.rows() == [("evaluate_run", 2, 4.0), ("prepare_dataset", 1, 10.0)]
+
+
+def test_library_versions() -> None:
+    versions = library_versions(["polars", "surely-not-a-package-xyz"])
+    assert versions["polars"] == pl.__version__
+    assert versions["surely-not-a-package-xyz"] == "not installed"
+
+
+def test_format_duration() -> None:
+    assert format_duration(0) == "0:00:00"
+    assert format_duration(59.6) == "0:01:00"
+    assert format_duration(3725.4) == "1:02:05"
+    assert format_duration(90061) == "25:01:01"

