@@ -11,6 +11,7 @@ rule embed_queries:
     output:
         f"{OUT}/embeddings/{{dataset}}/queries/{{encoder}}.npy",
     params:
+        kind="query",
         encoder=encoder_params,
         query_split=config["evaluation"]["query_split"],
         cache=config["embedding_cache"],
@@ -35,6 +36,7 @@ rule embed_docs:
     output:
         f"{OUT}/embeddings/{{dataset}}/{{condition}}/{{encoder}}.npy",
     params:
+        kind="document",
         encoder=encoder_params,
         cache=config["embedding_cache"],
     log:

@@ -67,10 +67,7 @@ def _candidate_codes(kind: str) -> Iterable[str]:
 
 @functools.cache
 def _currencies_of(territory: str) -> tuple[str, ...]:
-    try:
-        return tuple(get_territory_currencies(territory))
-    except Exception:  # babel raises for territories without currency data
-        return ()
+    return tuple(get_territory_currencies(territory))
 
 
 @functools.cache
