@@ -122,3 +122,24 @@ def test_bad_config_is_rejected_naming_the_key(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "['encoders']['minilm']['pooling']" in output and "'max' is not one of" in output
+
+
+def test_only_encoders_put_on_cuda_ask_for_a_gpu(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    config["encoders"]["minilm"]["device"] = "cuda"
+    output = snakemake(config, tmp_path, "--dry-run")
+    gpu_jobs = set()
+    for block in output.split("\nrule ")[1:]:
+        if re.search(r"resources: .*\bgpu=1\b", block):
+            gpu_jobs.add((block.split(":", 1)[0], re.search(r"wildcards: (.*)", block).group(1)))
+    assert gpu_jobs == {
+        ("embed_queries", "dataset=cards, encoder=minilm"),
+        ("embed_docs", "dataset=cards, condition=original, encoder=minilm"),
+        ("embed_docs", "dataset=cards, condition=translated, encoder=minilm"),
+    }
+
+
+def test_snakemake_report_builds(finished_run: tuple[dict, Path]) -> None:
+    config, tmp = finished_run
+    snakemake(config, tmp, "--report", str(tmp / "snakemake-report.zip"))
+    assert (tmp / "snakemake-report.zip").stat().st_size > 10_000
