@@ -26,6 +26,7 @@ under /tmp/pytest-of-root is private to root.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import re
@@ -52,6 +53,7 @@ STARTUP_TIMEOUT = 60  # seconds until the node must be idle
 # (profiles/slurm/config.yaml: 40 s), else it falls back to sacct, which fails without slurmdbd.
 MIN_JOB_AGE = 600
 MIN_NODE_MEMORY_MB = 32000  # declared node memory is at least this (see _node_line)
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _which(program: str) -> str | None:
@@ -82,11 +84,11 @@ def missing_requirements() -> list[str]:
 
 
 def _die_with_parent() -> None:
-    """preexec_fn: SIGTERM this daemon when pytest dies without its teardown (SIGKILL)."""
+    """preexec_fn: SIGTERM this daemon when pytest dies without its teardown (SIGKILL).
+    libc is loaded in the parent: the child may already be user munge, which cannot read
+    Python's library folder to import ctypes."""
     with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        _LIBC.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 def _as_user_dying_with_parent(uid: int, gid: int):
@@ -164,7 +166,7 @@ class SlurmCluster:
     def run(self, *args: str, check: bool = True, timeout: float = 30) -> str:
         """Run a SLURM client command against this cluster; returns its stdout."""
         result = subprocess.run(
-            args, env=self.env(), capture_output=True, text=True, timeout=timeout
+            args, check=False, env=self.env(), capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
             raise RuntimeError(
@@ -183,7 +185,9 @@ class SlurmCluster:
             ("slurmd", self.slurmd_log),
             ("munged", self.munge_dir / "munged.log"),
         ]
-        return "\n".join(f"--- {name} log ({path}) ---\n{_tail(path, lines)}" for name, path in parts)
+        return "\n".join(
+            f"--- {name} log ({path}) ---\n{_tail(path, lines)}" for name, path in parts
+        )
 
 
 def _munge_works(socket_path: Path) -> bool:
@@ -221,7 +225,8 @@ def _start_munged(cluster: SlurmCluster) -> None:
             stdout=subprocess.DEVNULL,
             stderr=out,
             start_new_session=True,  # a Ctrl-C of pytest reaches teardown, not the daemons
-            preexec_fn=_as_user_dying_with_parent(munge_user.pw_uid, munge_user.pw_gid),
+            # The fixture runs in pytest's main thread; the hook only calls setuid and prctl.
+            preexec_fn=_as_user_dying_with_parent(munge_user.pw_uid, munge_user.pw_gid),  # noqa: PLW1509
         )
     cluster.processes["munged"] = process
     deadline = time.monotonic() + 15
@@ -354,7 +359,7 @@ def _wait_until_idle(cluster: SlurmCluster, timeout: float = STARTUP_TIMEOUT) ->
                 )
         result = subprocess.run(
             ["sinfo", "-h", "-o", "%T", "-n", cluster.node],
-            env=cluster.env(), capture_output=True, text=True, timeout=10,
+            check=False, env=cluster.env(), capture_output=True, text=True, timeout=10,
         )
         state = (result.stdout or result.stderr).strip()
         if result.returncode == 0 and state.startswith("idle"):
@@ -400,7 +405,8 @@ def local_slurm_cluster(scratch: Path, partition: str = "debug"):
             with open(scratch / "log" / f"{name}.out", "wb") as out:
                 cluster.processes[name] = subprocess.Popen(
                     command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=out, start_new_session=True, preexec_fn=_die_with_parent,
+                    stderr=out, start_new_session=True,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509  (see _start_munged)
                 )
             if name == "slurmctld":
                 time.sleep(0.5)  # slurmd registers at once when slurmctld listens already
