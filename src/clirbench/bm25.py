@@ -20,14 +20,18 @@ class BM25Config:
     method: str = "lucene"
 
 
-def bm25_search(config: BM25Config, docs: pl.DataFrame, queries: pl.DataFrame, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def bm25_search(
+    config: BM25Config, docs: pl.DataFrame, queries: pl.DataFrame, k: int, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k document indices (into `docs` rows) and scores per query; -1 pads short lists."""
     doc_terms = analyze_all(docs["text"].to_list(), docs["lang"].to_list(), config.analyzer)
     query_terms = analyze_all(queries["text"].to_list(), queries["lang"].to_list(), config.analyzer)
     retriever = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
     retriever.index(doc_terms, show_progress=False)
     depth = min(k, len(docs))
-    indices, scores = retriever.retrieve(query_terms, k=depth, show_progress=False, n_threads=threads)
+    indices, scores = retriever.retrieve(
+        query_terms, k=depth, show_progress=False, n_threads=threads
+    )
     indices = np.asarray(indices, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float32)
     # bm25s fills the list with score-0 documents that share no term with the query; a real

@@ -22,7 +22,9 @@ def system_names(config: Mapping[str, Any]) -> list[str]:
     bm25, encoders = list(config.get("bm25", {})), list(config.get("encoders", {}))
     clash = sorted(set(bm25) & set(encoders))
     if clash:
-        raise ValueError(f"config keys bm25.{clash[0]} and encoders.{clash[0]}: system names must be unique")
+        raise ValueError(
+            f"config keys bm25.{clash[0]} and encoders.{clash[0]}: system names must be unique"
+        )
     return sorted(bm25 + encoders)
 
 

