@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from clirbench.evaluation import ALL
 from clirbench.io import write_text
+from clirbench.statistics import DatasetStatistics
 
 CONDITION_ORDER = ("original", "translated")
 TABLE_METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
@@ -64,6 +65,7 @@ def build_report(
     highlighted_pairs: list[tuple[str, str]],
     out_path: Path,
     dataset_notes: dict[str, str] | None = None,
+    dataset_statistics: Sequence[DatasetStatistics] = (),
 ) -> None:
     """Write the report for a summary.csv table (see `evaluation.summary_table`).
 
@@ -80,6 +82,7 @@ def build_report(
         "pair_metrics": [label for _, label in PAIR_METRICS],
         "run": run_metadata(metadata, stage_times),
         "dataset_notes": dict(dataset_notes or {}),
+        "datasets": list(dataset_statistics),
         "decimals": DECIMALS,
     }
     write_text(_template().render(**context), out_path)

@@ -25,6 +25,7 @@ from clirbench.encoders import EncoderConfig, load_encoder
 from clirbench.evaluation import evaluate_run, summarise_pairs, summary_table
 from clirbench.io import write_csv, write_npy, write_parquet
 from clirbench.report import build_report, library_versions, stage_times_from_benchmarks
+from clirbench.statistics import dataset_statistics
 from clirbench.trec import read_run, write_run
 
 log = logging.getLogger("clirbench")
@@ -176,18 +177,6 @@ REPORTED_LIBRARIES = (
 )
 
 
-def dataset_note(folder: Path, query_split: str, relevance_threshold: int) -> str:
-    docs = pl.read_parquet(folder / "docs.parquet")
-    queries = evaluated_queries(pl.read_parquet(folder / "queries.parquet"), query_split)
-    per_language = docs.group_by("lang").len()["len"]
-    return (
-        f"{len(docs):,} documents in {docs['lang'].n_unique()} languages "
-        f"({per_language.min()}–{per_language.max()} per language); {len(queries):,} "
-        f"{'' if query_split == 'all' else query_split + ' '}queries in "
-        f"{queries['lang'].n_unique()} languages; relevant means relevance ≥ {relevance_threshold}."
-    )
-
-
 def model_ids(config: dict[str, Any]) -> dict[str, str]:
     """What each system is: a model id with its backend, or the BM25 analyzer."""
     models = {
@@ -211,12 +200,17 @@ def report(
     out: Path,
 ) -> None:
     evaluation = config["evaluation"]
-    notes = {
-        folder.name: dataset_note(
-            folder, evaluation["query_split"], evaluation["relevance_threshold"]
+    split, threshold = evaluation["query_split"], evaluation["relevance_threshold"]
+    statistics = [
+        dataset_statistics(
+            folder,
+            config["datasets"][folder.name]["type"],
+            evaluated_queries(pl.read_parquet(folder / "queries.parquet"), split),
+            threshold,
+            split,
         )
         for folder in dataset_folders
-    }
+    ]
     # Every job but this one has finished, so every other benchmark file is complete.
     stage_times = stage_times_from_benchmarks(
         sorted(benchmarks_root.rglob("*.tsv")), root=benchmarks_root
@@ -228,4 +222,6 @@ def report(
         "library_versions": library_versions(REPORTED_LIBRARIES),
     }
     pairs = [tuple(pair) for pair in evaluation.get("highlighted_pairs", [])]
-    build_report(pl.read_csv(summary_path), metadata, stage_times, pairs, out, notes)
+    build_report(
+        pl.read_csv(summary_path), metadata, stage_times, pairs, out, dataset_statistics=statistics
+    )

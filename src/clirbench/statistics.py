@@ -1,0 +1,77 @@
+"""Dataset statistics for the report: documents per language and queries per language pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+# What the paper reports for its collections (Section 3.1, Table 1), by dataset type, so the
+# report can show a rebuilt collection beside the original.
+PAPER_COUNTS: dict[str, dict[str, str]] = {
+    "clirmatrix": {
+        "documents": "9,055",
+        "per language": "1,080–1,205",
+        "queries per pair": "1,000",
+    },
+    "mmarco": {"documents": "7,433", "queries per pair": "530–531"},
+    "wikiclir": {"queries per pair": "1,000"},
+}
+
+
+@dataclass(frozen=True)
+class DatasetStatistics:
+    name: str
+    kind: str
+    documents: int
+    docs_per_language: dict[str, int]
+    queries: int
+    queries_per_pair: dict[tuple[str, str], int]
+    relevance_threshold: int
+    query_split: str
+    paper: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def per_language_range(self) -> str:
+        return _range(self.docs_per_language.values())
+
+    @property
+    def per_pair_range(self) -> str:
+        return _range(self.queries_per_pair.values())
+
+
+def _range(counts: object) -> str:
+    values = sorted(counts)  # type: ignore[call-overload]
+    if not values:
+        return "–"
+    low, high = values[0], values[-1]
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def dataset_statistics(
+    folder: Path, kind: str, queries: pl.DataFrame, relevance_threshold: int, query_split: str
+) -> DatasetStatistics:
+    """Counts over the evaluated `queries`; a query counts once per language of its relevant documents."""
+    docs = pl.read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
+    relevant = (
+        pl.read_parquet(folder / "qrels.parquet")
+        .filter(pl.col("relevance") >= relevance_threshold)
+        .join(queries.select("query_id", query_lang="lang"), on="query_id")
+        .join(docs.rename({"lang": "doc_lang"}), on="doc_id")
+        .unique(["query_id", "doc_lang"])
+    )
+    pairs = relevant.group_by("query_lang", "doc_lang").len()
+    return DatasetStatistics(
+        name=folder.name,
+        kind=kind,
+        documents=len(docs),
+        docs_per_language=dict(sorted(docs.group_by("lang").len().iter_rows())),
+        queries=relevant["query_id"].n_unique(),
+        queries_per_pair={
+            (q, d): n for q, d, n in pairs.sort("query_lang", "doc_lang").iter_rows()
+        },
+        relevance_threshold=relevance_threshold,
+        query_split=query_split,
+        paper=PAPER_COUNTS.get(kind, {}),
+    )
