@@ -5,6 +5,8 @@ import os
 import re
 import sys
 
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -14,7 +16,15 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from clirbench.config import canonical_json, conditions_of, system_names, uses_gpu
+from clirbench.config import (
+    canonical_json,
+    conditions_of,
+    dataset_settings,
+    planned_stage_messages,
+    relevance_threshold,
+    system_names,
+    uses_gpu,
+)
 
 
 # A --configfile replaces the demo config rather than merging into it, so a study names
@@ -26,6 +36,13 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+NOTICES, ERRORS = planned_stage_messages(config)
+if ERRORS:
+    raise WorkflowError("\n".join(ERRORS))
+if workflow.is_main_process:
+    for notice in NOTICES:
+        logger.warning(f"clirbench: {notice}")
 
 OUT = f"{config['results_dir']}/{config['experiment']}"
 DATASETS = sorted(config["datasets"])

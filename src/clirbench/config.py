@@ -28,12 +28,49 @@ def system_names(config: Mapping[str, Any]) -> list[str]:
     return sorted(bm25 + encoders)
 
 
+# Dataset types whose source has the English parallel of every document (the "translated"
+# condition without machine translation). The others get it from the translation stage.
+PARALLEL_TYPES = frozenset({"cldr_cards", "xquad", "mmarco", "tatoeba"})
+PLANNED_STAGES = ("translation", "ann_search", "fine_tuning", "reranking")
+
+
+def has_translation(settings: Mapping[str, Any]) -> bool:
+    return settings["type"] in PARALLEL_TYPES or bool(settings.get("translated_docs"))
+
+
 def conditions_of(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """The configured conditions this dataset supports (a local collection may lack translations)."""
-    settings = config["datasets"][dataset]
-    has_translation = settings["type"] != "local" or bool(settings.get("translated_docs"))
+    """The configured conditions this dataset supports."""
     conditions = config.get("conditions", ["original", "translated"])
-    return [c for c in conditions if c == "original" or has_translation]
+    usable = has_translation(config["datasets"][dataset])
+    return [c for c in conditions if c == "original" or usable]
+
+
+def relevance_threshold(config: Mapping[str, Any], dataset: str) -> int:
+    """A dataset's own threshold (graded CLIRMatrix qrels) or the evaluation default."""
+    default = config["evaluation"]["relevance_threshold"]
+    return int(config["datasets"][dataset].get("relevance_threshold", default))
+
+
+def dataset_settings(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """The settings that shape the prepared tables (evaluation-only keys left out)."""
+    return {k: v for k, v in config["datasets"][dataset].items() if k != "relevance_threshold"}
+
+
+def planned_stage_messages(config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(notices, errors) for stages listed in the config that the workflow does not run yet."""
+    notices, errors = [], []
+    for stage, settings in config.get("stages", {}).items():
+        if settings.get("enabled"):
+            errors.append(f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false")
+        else:
+            notices.append(f"stages.{stage}: configured but switched off (not built yet); its settings are recorded only")
+    untranslated = [name for name, s in config["datasets"].items() if not has_translation(s)]
+    if untranslated and "translated" in config.get("conditions", []):
+        notices.append(
+            "datasets " + ", ".join(sorted(untranslated)) + ": no English parallel documents; "
+            "their translated condition waits for the translation stage, only 'original' runs"
+        )
+    return notices, errors
 
 
 def uses_gpu(encoder_settings: Mapping[str, Any]) -> bool:

@@ -84,6 +84,8 @@ class EncoderConfig:
     document_prompt: str = ""
     batch_size: int = 32
     device: str = "cpu"
+    # Models with their own modelling code on the Hub (nomic-embed-text-v2-moe) need this.
+    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         _check_backend(self)
@@ -247,7 +249,12 @@ def _load_sentence_transformers(config: EncoderConfig, threads: int) -> Encoder:
     torch.set_num_threads(threads)
     source = _model_source(config)
     with _explain_load_errors(config, source):
-        model = SentenceTransformer(source, revision=config.revision, device=config.device)
+        model = SentenceTransformer(
+            source,
+            revision=config.revision,
+            device=config.device,
+            trust_remote_code=config.trust_remote_code,
+        )
     model.max_seq_length = config.max_length
     return SentenceTransformerEncoder(config, model)
 
@@ -305,8 +312,9 @@ def _load_hf(config: EncoderConfig, threads: int) -> Encoder:
     torch.set_num_threads(threads)
     source = _model_source(config)
     with _explain_load_errors(config, source):
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=config.revision)
-        model = AutoModel.from_pretrained(source, revision=config.revision)
+        options = {"revision": config.revision, "trust_remote_code": config.trust_remote_code}
+        tokenizer = AutoTokenizer.from_pretrained(source, **options)
+        model = AutoModel.from_pretrained(source, **options)
     model.to(config.device).eval()
     return HFEncoder(config, tokenizer, model)
 
@@ -365,6 +373,7 @@ _TRANSFORMER_OPTIONS = _COMMON_OPTIONS | {
     "query_prompt",
     "document_prompt",
     "device",
+    "trust_remote_code",
 }
 
 BACKENDS: dict[str, Backend] = {
@@ -423,12 +432,13 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "str | None": (str, type(None)),
     "int": (int,),
+    "bool": (bool,),
 }
 
 
 def _check_type(where: str, value: Any, annotation: str | type) -> None:
     expected = _FIELD_TYPES[str(annotation)]
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
         names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in expected)
         # A ValueError like every other configuration mistake, so callers catch one type.
         raise ValueError(  # noqa: TRY004

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from clirbench.bm25 import BM25Config, bm25_search
-from clirbench.config import config_hash
+from clirbench.config import config_hash, relevance_threshold
 from clirbench.datamodel import write_dataset
 from clirbench.datasets import build_dataset
 from clirbench.dense import exact_search
@@ -200,13 +200,13 @@ def report(
     out: Path,
 ) -> None:
     evaluation = config["evaluation"]
-    split, threshold = evaluation["query_split"], evaluation["relevance_threshold"]
+    split = evaluation["query_split"]
     statistics = [
         dataset_statistics(
             folder,
             config["datasets"][folder.name]["type"],
             evaluated_queries(pl.read_parquet(folder / "queries.parquet"), split),
-            threshold,
+            relevance_threshold(config, folder.name),
             split,
         )
         for folder in dataset_folders

@@ -22,7 +22,7 @@ def pair_metric_files():
 
 
 def dataset_params(wildcards):
-    return canonical_json(config["datasets"][wildcards.dataset])
+    return canonical_json(dataset_settings(config, wildcards.dataset))
 
 
 def encoder_params(wildcards):

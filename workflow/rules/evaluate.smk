@@ -12,7 +12,7 @@ rule evaluate_run:
         per_query=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{system}}.per_query.parquet",
         pairs=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{system}}.pairs.parquet",
     params:
-        relevance_threshold=config["evaluation"]["relevance_threshold"],
+        relevance_threshold=lambda wildcards: relevance_threshold(config, wildcards.dataset),
         query_split=config["evaluation"]["query_split"],
     log:
         f"{OUT}/logs/evaluate_run/{{dataset}}/{{condition}}/{{system}}.log",

@@ -34,7 +34,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HOME_VARIABLE = "IR_DATASETS_HOME"
-LOCAL_COPY_DOC = "https://ir-datasets.com/python.html (IR_DATASETS_HOME)"
+LOCAL_COPY_DOC = "ir_datasets' README, 'Environment variables'"
 _imported_with: str | None = None  # the IR_DATASETS_HOME value this module imported it with
 
 
@@ -63,13 +63,16 @@ def import_ir_datasets(home: Path | None = None) -> ModuleType:
     if module is not None and (home is None or _imported_with == wanted):
         return module
     if module is not None:
-        _forget_ir_datasets()
+        forget_ir_datasets()
     module = importlib.import_module("ir_datasets")
     _imported_with = wanted
     return module
 
 
-def _forget_ir_datasets() -> None:
+def forget_ir_datasets() -> None:
+    """Drop the imported ir_datasets, so the next import reads IR_DATASETS_HOME afresh."""
+    global _imported_with
+    _imported_with = None
     old_log = sys.modules.get("ir_datasets.log")
     for logger in getattr(old_log, "_logger_cache", {}).values():
         for handler in list(logger.handlers):  # the re-import adds its own handler
@@ -119,9 +122,9 @@ class IrdsDataset:
             "missing ones, which failed (no internet, or the source is gone). To use a local "
             f"copy: {self.local_copy.format(home=home)}; then set IR_DATASETS_HOME to that "
             "folder before the workflow starts (or pass it as the dataset's ir_datasets_home). "
-            "Alternatively put each archive ir_datasets would download (5 MB or more, with an "
-            f"md5 in ir_datasets' etc/downloads.json) at {home}/downloads/<its md5>, "
-            f"ir_datasets' own mechanism for local copies; see {LOCAL_COPY_DOC}."
+            "Alternatively put (or symlink) each file ir_datasets would download that is 5 MB "
+            f"or more at {home}/downloads/<its md5 in ir_datasets' etc/downloads.json>, as "
+            f"ir_datasets' own log message suggests; see {LOCAL_COPY_DOC}."
         )
 
     @contextmanager

@@ -282,7 +282,9 @@ TATOEBA_SHA256 = {
 }
 TATOEBA_LANGUAGES = tuple(
     sorted(
-        name.split(".")[1].removesuffix("-eng") for name in TATOEBA_SHA256 if name[-4:] != ".eng"
+        name.split(".")[1].removesuffix("-eng")
+        for name in TATOEBA_SHA256
+        if not name.endswith(".eng")
     )
 )
 DIRECTIONS = ("xx-en", "en-xx", "both")
@@ -432,7 +434,7 @@ def _pairs(
         raise ValueError("no Tatoeba languages given")
     if max_pairs_per_language is not None and max_pairs_per_language < 1:
         raise ValueError(f"max_pairs_per_language must be >= 1, got {max_pairs_per_language}")
-    pairs = []
+    pairs: list[_Pair] = []
     for lang3 in sorted(files):
         lang = tatoeba_language_code(lang3)
         if lang == "en":
