@@ -118,8 +118,8 @@ class IrdsDataset:
         because = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
         return IrdsError(
             f"{self.name}: ir_datasets could not read {self.dataset_id!r}: {problem}{because}. "
-            f"ir_datasets reads its files from IR_DATASETS_HOME={home} and downloads the "
-            "missing ones, which failed (no internet, or the source is gone). To use a local "
+            f"ir_datasets reads its files from IR_DATASETS_HOME={home} and downloads missing "
+            "ones; where that is impossible (no internet, the source is gone), use a local "
             f"copy: {self.local_copy.format(home=home)}; then set IR_DATASETS_HOME to that "
             "folder before the workflow starts (or pass it as the dataset's ir_datasets_home). "
             "Alternatively put (or symlink) each file ir_datasets would download that is 5 MB "

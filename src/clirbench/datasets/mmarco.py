@@ -13,11 +13,12 @@ language, and judgements between a query and a passage in the same language are 
 only cross-lingual pairs remain (a query left without judgements in some language is not
 asked in it). The translated condition is the English (MS MARCO) passage.
 
-The paper's numbers: with the default ``subset="dev/small"`` and ``max_queries=None`` (all
-6,980 judged dev/small queries) over its 14 languages (ar de en es fr hi id it ja nl pt ru
-vi zh), the pool is the 7,433 unique judged passages (about 531 per language) and each
-(query language, document language) pair has the queries with a relevant passage in that
-document language: 530-531. `max_queries` only samples fewer (e.g. for a quick run).
+The paper's numbers come from its settings: ``subset="dev/small"`` and ``max_queries=None``
+(all 6,980 judged dev/small queries) over its 14 languages (ar de en es fr hi id it ja nl pt
+ru vi zh). The pool is then every unique judged dev/small passage (the paper reports 7,433),
+about 531 per language, and a (query language, document language) pair holds the queries
+with a relevant passage in that document language, about as many (the paper reports
+530-531). `max_queries` samples fewer queries with `seed` (e.g. for a quick run).
 
 Local copy: the files ir_datasets downloads, at their cache paths: under
 ``IR_DATASETS_HOME/mmarco/``: ``qrels.dev.small.tsv`` (``qrels.dev.tsv`` for dev),
@@ -69,7 +70,8 @@ MMARCO_LOCAL_COPY = (
     "{{language}}_collection.tsv and {{language}}.queries.dev.tsv (e.g. dutch_collection.tsv) "
     "in {home}/mmarco/v2/ (from https://huggingface.co/datasets/unicamp-dl/mmarco, "
     "data/google/); for English, MS MARCO's collectionandqueries.tar.gz in "
-    "{home}/msmarco-passage/"
+    "{home}/msmarco-passage/ (subsets other than dev/small read more files: see the "
+    "cache paths in ir_datasets' etc/downloads.json)"
 )
 
 
@@ -131,7 +133,8 @@ def build_mmarco(
     by_lang: dict[str, list[str]] = {}
     for pid, lang in spread_over_languages(passages, ordered, seed).items():
         by_lang.setdefault(lang, []).append(pid)
-    docs, translated = [], []
+    docs: list[tuple] = []
+    translated: list[tuple] = []
     doc_lang: dict[str, str] = {}
     for lang in ordered:
         wanted = sorted(by_lang.get(lang, []))
@@ -145,7 +148,8 @@ def build_mmarco(
                 translated.append((pid, "en", "", english_text))
         warn_dropped(name, len(wanted) - sum(p in doc_lang for p in wanted), f"{lang} passages")
 
-    queries, qrels = [], []
+    queries: list[tuple] = []
+    qrels: list[tuple] = []
     for qid in sample:
         split = split_of(qid, seed, split_fractions)
         for lang in ordered:

@@ -1,0 +1,448 @@
+"""CLIRMatrix, mMARCO and WikiCLIR builders, run through ir_datasets' own code on tiny caches.
+
+tests/irds_fixtures.py writes each dataset in its native files and layout under a temporary
+IR_DATASETS_HOME, so ir_datasets' registry, download cache and parsers all run; downloads
+are blocked (proxies pointing at a closed port, one try), so nothing is ever fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+from irds_fixtures import (
+    ClirMatrixFixture,
+    MmarcoFixture,
+    WikiclirFixture,
+    write_clirmatrix,
+    write_mmarco,
+    write_wikiclir,
+)
+
+from clirbench.datamodel import DOCS_SCHEMA, Dataset, validate
+from clirbench.datasets.clirmatrix import (
+    CLIRMATRIX_MOST_RELEVANT,
+    build_clirmatrix,
+    clirmatrix_id,
+    clirmatrix_pairs,
+)
+from clirbench.datasets.irds import (
+    HOME_VARIABLE,
+    IrdsError,
+    forget_ir_datasets,
+    import_ir_datasets,
+    seeded_sample,
+)
+from clirbench.datasets.mmarco import build_mmarco, mmarco_id
+from clirbench.datasets.wikiclir import WIKICLIR_MOST_RELEVANT, build_wikiclir
+
+SEED = 7
+FRACTIONS = {"train": 0.5, "dev": 0.2, "test": 0.3}
+SOURCES = {table: table for table in ("docs", "queries", "qrels", "translated_docs")}
+BLOCKED = "http://127.0.0.1:9"  # nothing listens there: every download fails at once
+OFFLINE_ENV = {
+    "HTTP_PROXY": BLOCKED,
+    "HTTPS_PROXY": BLOCKED,
+    "ALL_PROXY": BLOCKED,
+    "http_proxy": BLOCKED,
+    "https_proxy": BLOCKED,
+    "all_proxy": BLOCKED,
+    "IR_DATASETS_DL_TRIES": "1",
+    "IR_DATASETS_DL_DISABLE_PBAR": "true",
+}
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory):
+    """Downloads blocked, ir_datasets' temp files in a temp folder; ir_datasets reset after."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in OFFLINE_ENV.items():
+            patch.setenv(name, value)
+        for name in ("NO_PROXY", "no_proxy"):
+            patch.delenv(name, raising=False)
+        patch.setenv("IR_DATASETS_TMP", str(tmp_path_factory.mktemp("irds_tmp")))
+        patch.setenv(HOME_VARIABLE, str(tmp_path_factory.mktemp("irds_unset_home")))
+        yield patch
+    forget_ir_datasets()  # later imports read the restored environment
+
+
+@pytest.fixture(scope="module")
+def home(offline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("irds_home")
+
+
+@pytest.fixture(scope="module")
+def cm(home: Path) -> ClirMatrixFixture:
+    return write_clirmatrix(home)
+
+
+@pytest.fixture(scope="module")
+def mm(home: Path) -> MmarcoFixture:
+    return write_mmarco(home)
+
+
+@pytest.fixture(scope="module")
+def wc(home: Path) -> WikiclirFixture:
+    return write_wikiclir(home)
+
+
+def _by_qrel(dataset: Dataset) -> pl.DataFrame:
+    """Qrels with the query's and the doc's language."""
+    return dataset.qrels.join(
+        dataset.queries.select("query_id", query_lang="lang"), on="query_id"
+    ).join(dataset.docs.select("doc_id", doc_lang="lang"), on="doc_id")
+
+
+def _assert_same(left: Dataset, right: Dataset) -> None:
+    for table in ("docs", "queries", "qrels", "translated_docs"):
+        a, b = getattr(left, table), getattr(right, table)
+        key = a.columns[:2]
+        assert a.sort(key).equals(b.sort(key)), table
+
+
+# --- shared helpers -----------------------------------------------------------------------
+
+
+def test_seeded_sample_is_fixed_by_seed_and_labels() -> None:
+    ids = [str(i) for i in range(50)]
+    first = seeded_sample(ids, 10, 3, "en", "de")
+    assert first == seeded_sample(reversed(ids), 10, 3, "en", "de")
+    assert len(first) == 10 and first == sorted(first) and set(first) <= set(ids)
+    assert first != seeded_sample(ids, 10, 4, "en", "de")
+    assert first != seeded_sample(ids, 10, 3, "en", "fr")
+    assert seeded_sample(ids, None, 3) == sorted(ids)
+    assert seeded_sample(ids, 80, 3) == sorted(ids)
+    with pytest.raises(ValueError):
+        seeded_sample(ids, -1, 3)
+
+
+def test_import_reimports_only_for_another_home(offline, tmp_path: Path) -> None:
+    first = import_ir_datasets(tmp_path / "a")
+    assert os.environ[HOME_VARIABLE] == str((tmp_path / "a").resolve())
+    assert import_ir_datasets(tmp_path / "a") is first
+    assert import_ir_datasets() is first
+    second = import_ir_datasets(tmp_path / "b")
+    assert second is not first
+    assert second.util.home_path() == (tmp_path / "b").resolve()
+
+
+# --- CLIRMatrix ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clirmatrix(cm: ClirMatrixFixture) -> Dataset:
+    return build_clirmatrix(cm.languages, SEED, FRACTIONS, 5, ir_datasets_home=cm.home)
+
+
+def _sampled(dataset: Dataset, src: str, tgt: str) -> set[str]:
+    prefix = f"{src}-{tgt}-"
+    ids = dataset.queries.filter(pl.col("query_id").str.starts_with(prefix))["query_id"]
+    return {query_id.removeprefix(prefix) for query_id in ids}
+
+
+def test_clirmatrix_ids_follow_doc_language_first() -> None:
+    assert clirmatrix_id("en", "de", "test1") == "clirmatrix/de/multi8/en/test1"
+    assert len(clirmatrix_pairs(["ar", "de", "en", "es", "fr", "ja", "ru", "zh"])) == 56
+
+
+def test_clirmatrix_validates_with_every_cross_lingual_pair(clirmatrix: Dataset, cm) -> None:
+    validate(clirmatrix, SOURCES)
+    pairs = set(_by_qrel(clirmatrix).select("query_lang", "doc_lang").unique().iter_rows())
+    assert pairs == set(clirmatrix_pairs(cm.languages))
+    assert clirmatrix.translated_docs.is_empty()
+    assert clirmatrix.translated_docs.schema == pl.Schema(DOCS_SCHEMA)
+
+
+def test_clirmatrix_samples_queries_per_pair(clirmatrix: Dataset, cm) -> None:
+    for src, tgt in clirmatrix_pairs(cm.languages):
+        sampled = _sampled(clirmatrix, src, tgt)
+        eligible = cm.eligible(src, tgt)
+        assert len(eligible) > 5
+        assert len(sampled) == 5 and sampled <= eligible
+    queries = clirmatrix.queries
+    assert (queries["lang"] == queries["query_id"].str.split("-").list.first()).all()
+    # a source query has the same data-model split whichever the target language
+    per_source = queries.with_columns(
+        source=pl.col("query_id").str.split("-").list.first()
+        + pl.col("query_id").str.split("-").list.last()
+    )
+    assert per_source.group_by("source").agg(pl.col("split").n_unique())["split"].max() == 1
+
+
+def test_clirmatrix_sampling_is_seeded(clirmatrix: Dataset, cm) -> None:
+    again = build_clirmatrix(cm.languages, SEED, FRACTIONS, 5, ir_datasets_home=cm.home)
+    _assert_same(clirmatrix, again)
+    other = build_clirmatrix(cm.languages, SEED + 1, FRACTIONS, 5, ir_datasets_home=cm.home)
+    pairs = clirmatrix_pairs(cm.languages)
+    assert any(_sampled(other, *p) != _sampled(clirmatrix, *p) for p in pairs)
+    everything = build_clirmatrix(cm.languages, SEED, FRACTIONS, None, ir_datasets_home=cm.home)
+    for src, tgt in pairs:
+        assert _sampled(everything, src, tgt) == cm.eligible(src, tgt)
+
+
+def test_clirmatrix_pool_is_the_union_of_judged_docs(clirmatrix: Dataset, cm) -> None:
+    expected = {
+        f"{tgt}-{doc_id}"
+        for src, tgt in clirmatrix_pairs(cm.languages)
+        for qid in _sampled(clirmatrix, src, tgt)
+        for doc_id in cm.judgements[src, tgt][qid]
+    } - cm.missing_docs
+    docs = clirmatrix.docs
+    assert set(docs["doc_id"]) == expected
+    assert docs["doc_id"].is_unique().all()
+    for doc_id, lang, text in docs.select("doc_id", "lang", "text").iter_rows():
+        prefix, raw_id = doc_id.split("-", 1)
+        assert prefix == lang and text == cm.docs[lang][raw_id]
+    # the same raw Wikipedia id in two languages stays two documents
+    raw = Counter(doc_id.split("-", 1)[1] for doc_id in docs["doc_id"])
+    assert max(raw.values()) > 1
+
+
+def test_clirmatrix_keeps_graded_relevance(clirmatrix: Dataset, cm) -> None:
+    for query_id, doc_id, relevance in clirmatrix.qrels.iter_rows():
+        src, tgt, qid = query_id.split("-")
+        assert relevance == cm.judgements[src, tgt][qid][doc_id.split("-", 1)[1]]
+    assert set(clirmatrix.qrels["relevance"]) == {0, 2, 4, 6}  # grade 1 only on a missing doc
+    best = clirmatrix.qrels.filter(pl.col("relevance") == CLIRMATRIX_MOST_RELEVANT)
+    assert best["query_id"].is_unique().all()
+    assert set(best["query_id"]) == set(clirmatrix.queries["query_id"])
+
+
+def test_clirmatrix_docstore_path_gives_the_same_dataset(clirmatrix, tmp_path, offline) -> None:
+    copy = write_clirmatrix(tmp_path)
+    built = build_clirmatrix(copy.languages, SEED, FRACTIONS, 5, "test1", "multi8", tmp_path, True)
+    _assert_same(clirmatrix, built)
+    assert sorted(p.name for p in (tmp_path / "clirmatrix" / "docs").glob("*.pklz4")) == [
+        f"{lang}.tsv.gz.pklz4" for lang in copy.languages
+    ]
+    for collection in (tmp_path / "clirmatrix" / "docs").glob("*.tsv.gz"):
+        collection.unlink()  # so only the docstore can answer
+    reused = build_clirmatrix(copy.languages, SEED, FRACTIONS, 5, ir_datasets_home=tmp_path)
+    _assert_same(clirmatrix, reused)
+
+
+def test_clirmatrix_rejects_languages_outside_multi8() -> None:
+    with pytest.raises(ValueError, match="MULTI-8 has no ko"):
+        build_clirmatrix(["en", "ko"], SEED, FRACTIONS)
+    with pytest.raises(ValueError, match="split 'test3'"):
+        build_clirmatrix(["en", "de"], SEED, FRACTIONS, split="test3")
+
+
+# --- mMARCO -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mmarco(mm: MmarcoFixture) -> Dataset:
+    return build_mmarco(mm.languages, SEED, FRACTIONS, ir_datasets_home=mm.home)
+
+
+def _doc_langs(dataset: Dataset) -> dict[str, str]:
+    return dict(dataset.docs.select("doc_id", "lang").iter_rows())
+
+
+def test_mmarco_ids() -> None:
+    assert mmarco_id("nl") == "mmarco/v2/dt/dev/small"
+    assert mmarco_id("en") == "msmarco-passage/dev/small"
+    with pytest.raises(ValueError, match="Dutch is 'nl'"):
+        build_mmarco(["dt", "en"], SEED, FRACTIONS)
+
+
+def test_mmarco_pool_holds_each_judged_passage_once(mmarco: Dataset, mm) -> None:
+    validate(mmarco, SOURCES)
+    judged = set().union(*mm.small_qrels.values())
+    assert set(mmarco.docs["doc_id"]) == judged
+    assert mmarco.docs["doc_id"].is_unique().all()
+    assert sum(pids >= {"3"} for pids in mm.small_qrels.values()) == 2  # a shared passage
+    counts = Counter(_doc_langs(mmarco).values())
+    assert set(counts) == set(mm.languages)
+    assert max(counts.values()) - min(counts.values()) <= 1
+    for doc_id, lang, text in mmarco.docs.select("doc_id", "lang", "text").iter_rows():
+        assert text == mm.passages[lang][doc_id]
+
+
+def test_mmarco_has_every_query_in_every_language_cross_lingually(mmarco, mm) -> None:
+    pairs = _by_qrel(mmarco)
+    assert (pairs["query_lang"] != pairs["doc_lang"]).all()
+    doc_lang = _doc_langs(mmarco)
+    asked = set(mmarco.queries["query_id"])
+    for qid, pids in mm.small_qrels.items():
+        for lang in mm.languages:
+            cross = {pid for pid in pids if doc_lang[pid] != lang}
+            assert (f"{qid}-{lang}" in asked) == bool(cross)
+            if cross:
+                judged = pairs.filter(pl.col("query_id") == f"{qid}-{lang}")
+                assert set(judged["doc_id"]) == cross
+    assert not {q.rsplit("-", 1)[0] for q in asked} & mm.dev_only_queries
+    for query_id, lang, text in mmarco.queries.select("query_id", "lang", "text").iter_rows():
+        assert text == mm.queries[lang][query_id.rsplit("-", 1)[0]]
+    splits = mmarco.queries.with_columns(qid=pl.col("query_id").str.split("-").list.first())
+    assert splits.group_by("qid").agg(pl.col("split").n_unique())["split"].max() == 1
+    assert set(mmarco.qrels["relevance"]) == {1}
+
+
+def test_mmarco_translation_is_the_aligned_english_passage(mmarco: Dataset, mm) -> None:
+    translated = mmarco.translated_docs
+    assert set(translated["doc_id"]) == set(mmarco.docs["doc_id"])
+    assert set(translated["lang"]) == {"en"}
+    for doc_id, text in translated.select("doc_id", "text").iter_rows():
+        assert text == mm.passages["en"][doc_id]
+
+
+def test_mmarco_query_sample_is_seeded(mmarco: Dataset, mm) -> None:
+    small = build_mmarco(mm.languages, SEED, FRACTIONS, 5, ir_datasets_home=mm.home)
+    again = build_mmarco(mm.languages, SEED, FRACTIONS, 5, ir_datasets_home=mm.home)
+    _assert_same(small, again)
+    validate(small, SOURCES)
+    qids = {query_id.rsplit("-", 1)[0] for query_id in small.queries["query_id"]}
+    assert len(qids) == 5
+    assert set(small.docs["doc_id"]) == set().union(*(mm.small_qrels[q] for q in qids))
+    other = build_mmarco(mm.languages, SEED + 1, FRACTIONS, 5, ir_datasets_home=mm.home)
+    assert {q.rsplit("-", 1)[0] for q in other.queries["query_id"]} != qids
+
+
+# --- WikiCLIR -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wikiclir(wc: WikiclirFixture) -> Dataset:
+    return build_wikiclir(["en", *wc.languages], SEED, FRACTIONS, 5, ir_datasets_home=wc.home)
+
+
+def test_wikiclir_samples_english_queries_per_language(wikiclir: Dataset, wc) -> None:
+    validate(wikiclir, SOURCES)
+    assert set(wikiclir.queries["lang"]) == {"en"}
+    assert set(wikiclir.docs["lang"]) == set(wc.languages)  # "en" was skipped
+    assert wikiclir.translated_docs.is_empty()
+    for lang in wc.languages:
+        ids = wikiclir.queries.filter(pl.col("query_id").str.starts_with(f"en-{lang}-"))
+        qids = {query_id.rsplit("-", 1)[1] for query_id in ids["query_id"]}
+        assert len(qids) == 5 and qids <= set(wc.judgements[lang])
+        for query_id, text in ids.select("query_id", "text").iter_rows():
+            assert text == wc.first_sentences[query_id.rsplit("-", 1)[1]]
+
+
+def test_wikiclir_pool_and_grades(wikiclir: Dataset, wc) -> None:
+    expected = set()
+    for query_id, doc_id, relevance in wikiclir.qrels.iter_rows():
+        _, lang, qid = query_id.split("-")
+        doc_lang, raw_id = doc_id.split("-", 1)
+        assert doc_lang == lang and relevance == wc.judgements[lang][qid][raw_id]
+    for query_id in wikiclir.queries["query_id"]:
+        _, lang, qid = query_id.split("-")
+        expected |= {f"{lang}-{doc_id}" for doc_id in wc.judgements[lang][qid]}
+    assert set(wikiclir.docs["doc_id"]) == expected
+    assert wikiclir.docs["doc_id"].is_unique().all()
+    assert set(wikiclir.qrels["relevance"]) == {1, WIKICLIR_MOST_RELEVANT}
+    mates = wikiclir.qrels.filter(pl.col("relevance") == WIKICLIR_MOST_RELEVANT)
+    assert mates["query_id"].is_unique().all() and len(mates) == len(wikiclir.queries)
+    assert (wikiclir.docs["title"] != "").all()
+
+
+def test_wikiclir_is_seeded_and_can_use_titles(wikiclir: Dataset, wc) -> None:
+    again = build_wikiclir(wc.languages, SEED, FRACTIONS, 5, ir_datasets_home=wc.home)
+    _assert_same(wikiclir, again)
+    titles = build_wikiclir(wc.languages, SEED, FRACTIONS, 5, "title", ir_datasets_home=wc.home)
+    for query_id, text in titles.queries.select("query_id", "text").iter_rows():
+        assert text == wc.titles[query_id.rsplit("-", 1)[1]]
+    everything = build_wikiclir(wc.languages, SEED, FRACTIONS, None, ir_datasets_home=wc.home)
+    assert len(everything.queries) == sum(len(j) for j in wc.judgements.values())
+    with pytest.raises(ValueError, match="WikiCLIR has no xx"):
+        build_wikiclir(["xx"], SEED, FRACTIONS)
+
+
+# --- missing data -------------------------------------------------------------------------
+
+MISSING = [
+    (
+        "CLIRMatrix",
+        "clirmatrix/en/multi8/de/test1",
+        "clirmatrix_downloads.json.gz",
+        lambda home: build_clirmatrix(["de", "en"], SEED, FRACTIONS, ir_datasets_home=home),
+    ),
+    (
+        "mMARCO",
+        "mmarco/v2/de/dev/small",
+        "collectionandqueries.tar.gz",
+        lambda home: build_mmarco(["de", "en"], SEED, FRACTIONS, ir_datasets_home=home),
+    ),
+    (
+        "WikiCLIR",
+        "wikiclir/de",
+        "wiki-clir.tar.gz",
+        lambda home: build_wikiclir(["de"], SEED, FRACTIONS, ir_datasets_home=home),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "dataset_id", "hint", "build"), MISSING, ids=[m[0] for m in MISSING]
+)
+def test_missing_dataset_says_how_to_supply_a_local_copy(
+    offline, tmp_path: Path, name, dataset_id, hint, build
+) -> None:
+    empty = tmp_path / "empty_home"
+    with pytest.raises(IrdsError) as raised:
+        build(empty)
+    message = str(raised.value)
+    assert message.startswith(f"{name}: ")
+    for part in (repr(dataset_id), f"IR_DATASETS_HOME={empty.resolve()}", hint, "downloads/"):
+        assert part in message
+
+
+def test_a_missing_language_is_named(mm: MmarcoFixture) -> None:
+    with pytest.raises(IrdsError, match="'mmarco/v2/ru/dev/small'"):
+        build_mmarco(["de", "ru"], SEED, FRACTIONS, ir_datasets_home=mm.home)
+
+
+# --- IR_DATASETS_HOME set before Python starts (how the workflow runs) ----------------------
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from clirbench.datasets.clirmatrix import build_clirmatrix
+from clirbench.datasets.mmarco import build_mmarco
+from clirbench.datasets.wikiclir import build_wikiclir
+out = Path(sys.argv[1])
+fractions = {fractions}
+built = {{
+    "clirmatrix": build_clirmatrix({cm_languages}, {seed}, fractions, 5),
+    "mmarco": build_mmarco({mm_languages}, {seed}, fractions),
+    "wikiclir": build_wikiclir({wc_languages}, {seed}, fractions, 5),
+}}
+for name, dataset in built.items():
+    for table in ("docs", "queries", "qrels", "translated_docs"):
+        getattr(dataset, table).write_parquet(out / f"{{name}}.{{table}}.parquet")
+"""
+
+
+def test_environment_home_in_a_fresh_process(
+    clirmatrix, mmarco, wikiclir, cm, mm, wc, home, tmp_path
+):
+    script = SCRIPT.format(
+        fractions=json.dumps(FRACTIONS),
+        seed=SEED,
+        cm_languages=cm.languages,
+        mm_languages=mm.languages,
+        wc_languages=wc.languages,
+    )
+    env = {**os.environ, **OFFLINE_ENV, HOME_VARIABLE: str(home), "PYTHONHASHSEED": "123"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for name, dataset in (("clirmatrix", clirmatrix), ("mmarco", mmarco), ("wikiclir", wikiclir)):
+        tables = {
+            table: pl.read_parquet(tmp_path / f"{name}.{table}.parquet")
+            for table in ("docs", "queries", "qrels", "translated_docs")
+        }
+        _assert_same(dataset, Dataset(**tables))
