@@ -1,0 +1,104 @@
+"""config/paper.yaml: the whole study plans offline, job counts match the configured grid."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clirbench.config import conditions_of, system_names
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "config" / "paper.yaml"
+
+
+def dry_run(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(config_path)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {
+        rule: int(n)
+        for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
+        if rule != "total"
+    }
+
+
+@pytest.fixture(scope="module")
+def paper_plan() -> tuple[dict, str]:
+    result = dry_run(PAPER)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return yaml.safe_load(PAPER.read_text()), result.stdout + result.stderr
+
+
+def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) -> None:
+    config, output = paper_plan
+    config.setdefault("evaluation", {})
+    datasets, encoders, bm25 = config["datasets"], config["encoders"], config["bm25"]
+    runs_per_system = sum(len(conditions_of(config, name)) for name in datasets)
+    assert job_counts(output) == {
+        "prepare_dataset": len(datasets),
+        "embed_queries": len(datasets) * len(encoders),
+        "embed_docs": runs_per_system * len(encoders),
+        "bm25_run": runs_per_system * len(bm25),
+        "dense_run": runs_per_system * len(encoders),
+        "evaluate_run": runs_per_system * len(system_names(config)),
+        "summarise_metrics": 1,
+        "report": 1,
+        "all": 1,
+    }
+
+
+def test_paper_config_names_the_papers_models_on_gpus(paper_plan: tuple[dict, str]) -> None:
+    config, output = paper_plan
+    models = {settings["model"] for settings in config["encoders"].values()}
+    assert {
+        "FacebookAI/xlm-roberta-large",
+        "sentence-transformers/LaBSE",
+        "intfloat/multilingual-e5-large",
+        "nomic-ai/nomic-embed-text-v2-moe",
+        "jhu-clsp/mmBERT-base",
+    } == models
+    embed_blocks = [
+        b for b in output.split("\nrule ")[1:] if b.startswith(("embed_docs", "embed_queries"))
+    ]
+    assert embed_blocks and all(re.search(r"\bgpu=1\b", block) for block in embed_blocks)
+    hnsw = config["stages"]["ann_search"]
+    assert (hnsw["M"], hnsw["ef_construction"], hnsw["ef"]) == (16, 200, 50)
+
+
+def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]) -> None:
+    _, output = paper_plan
+    for stage in ("translation", "ann_search", "fine_tuning", "reranking"):
+        assert f"stages.{stage}: configured but switched off" in output
+    assert "datasets clirmatrix, wikiclir: no English parallel documents" in output
+
+
+def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
+    config = yaml.safe_load(PAPER.read_text())
+    config["stages"]["translation"]["enabled"] = True
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = dry_run(path)
+    assert result.returncode != 0
+    assert (
+        "stages.translation.enabled: the translation stage is not built yet"
+        in result.stdout + result.stderr
+    )
+
+
+def test_offline_xquad_config_plans(tmp_path: Path) -> None:
+    result = dry_run(ROOT / "config" / "xquad.yaml")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert job_counts(result.stdout)["prepare_dataset"] == 2
