@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
 
 
-def dry_run(config_path: Path) -> subprocess.CompletedProcess[str]:
+def dry_run(config_path: Path, results_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Plan into an empty results folder, so what exists in results/ does not matter."""
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(config_path)],
+        [
+            *(sys.executable, "-m", "snakemake", "-n", "--configfile", str(config_path)),
+            *("--config", f"results_dir={results_dir}"),
+        ],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -36,8 +40,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def paper_plan() -> tuple[dict, str]:
-    result = dry_run(PAPER)
+def paper_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    result = dry_run(PAPER, tmp_path_factory.mktemp("results"))
     assert result.returncode == 0, result.stderr[-4000:]
     return yaml.safe_load(PAPER.read_text()), result.stdout + result.stderr
 
@@ -90,7 +94,7 @@ def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) ->
     config["stages"]["translation"]["enabled"] = True
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = dry_run(path)
+    result = dry_run(path, tmp_path)
     assert result.returncode != 0
     assert (
         "stages.translation.enabled: the translation stage is not built yet"
@@ -99,6 +103,13 @@ def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) ->
 
 
 def test_offline_xquad_config_plans(tmp_path: Path) -> None:
-    result = dry_run(ROOT / "config" / "xquad.yaml")
+    path = ROOT / "config" / "xquad.yaml"
+    result = dry_run(path, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
-    assert job_counts(result.stdout)["prepare_dataset"] == 2
+    config = yaml.safe_load(path.read_text())
+    # Tatoeba xx-en already searches English sentences: it has no translated condition.
+    assert conditions_of(config, "tatoeba") == ["original"]
+    assert conditions_of(config, "xquad") == ["original", "translated"]
+    counts = job_counts(result.stdout)
+    assert counts["prepare_dataset"] == 2
+    assert counts["bm25_run"] == 3 * len(config["bm25"])

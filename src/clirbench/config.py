@@ -38,10 +38,16 @@ def has_translation(settings: Mapping[str, Any]) -> bool:
     return settings["type"] in PARALLEL_TYPES or bool(settings.get("translated_docs"))
 
 
+def already_english(settings: Mapping[str, Any]) -> bool:
+    """Tatoeba xx-en searches English sentences: translating them would change nothing."""
+    return settings["type"] == "tatoeba" and settings.get("direction", "xx-en") == "xx-en"
+
+
 def conditions_of(config: Mapping[str, Any], dataset: str) -> list[str]:
     """The configured conditions this dataset supports."""
     conditions = config.get("conditions", ["original", "translated"])
-    usable = has_translation(config["datasets"][dataset])
+    settings = config["datasets"][dataset]
+    usable = has_translation(settings) and not already_english(settings)
     return [c for c in conditions if c == "original" or usable]
 
 
