@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
+from clirbench.evaluation import SUMMARY_COLUMNS
 from clirbench.languages import script_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,15 +95,7 @@ def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
         for s in ("bm25-icu", "me5-small", "minilm")
     ]
     summary = pl.read_csv(out / "metrics" / "summary.csv")
-    assert summary.columns == [
-        "dataset",
-        "condition",
-        "system",
-        "query_lang",
-        "doc_lang",
-        "metric",
-        "value",
-    ]
+    assert summary.columns == SUMMARY_COLUMNS
     assert set(summary["metric"]) == {"recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10"}
     html = (out / "report.html").read_text()
     assert "me5-small" in html and "<img" in html
