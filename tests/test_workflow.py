@@ -176,3 +176,26 @@ def test_snakemake_report_builds(finished_run: tuple[dict, Path]) -> None:
     config, tmp = finished_run
     snakemake(config, tmp, "--report", str(tmp / "snakemake-report.zip"))
     assert (tmp / "snakemake-report.zip").stat().st_size > 10_000
+
+
+def test_local_collection_without_translation_runs_only_original(tmp_path: Path) -> None:
+    docs, queries, qrels = tmp_path / "docs.jsonl", tmp_path / "queries.tsv", tmp_path / "qrels.txt"
+    docs.write_text('{"doc_id": "d1", "lang": "de", "text": "Berlin ist die Hauptstadt"}\n')
+    queries.write_text("query_id\tlang\ttext\nq1\ten\tcapital of Germany\n")
+    qrels.write_text("q1 0 d1 1\n")
+    config = tiny_config(tmp_path)
+    config["datasets"] = {
+        "mine": {"type": "local", "docs": str(docs), "queries": str(queries), "qrels": str(qrels)}
+    }
+    jobs = planned_jobs(snakemake(config, tmp_path, "--dry-run"))
+    evaluated = {wildcards for rule, wildcards in jobs if rule == "evaluate_run"}
+    assert evaluated == {
+        f"dataset=mine, condition=original, system={s}" for s in ("bm25-icu", "me5-small", "minilm")
+    }
+    # The user's files are inputs: editing one re-prepares the dataset.
+    prepare = next(
+        b
+        for b in snakemake(config, tmp_path, "--dry-run").split("\nrule ")[1:]
+        if b.startswith("prepare_dataset")
+    )
+    assert str(docs) in prepare and str(qrels) in prepare
