@@ -199,3 +199,17 @@ def test_local_collection_without_translation_runs_only_original(tmp_path: Path)
         if b.startswith("prepare_dataset")
     )
     assert str(docs) in prepare and str(qrels) in prepare
+
+
+def test_unlock_after_a_hard_kill_needs_no_core_count(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    result = subprocess.run(
+        [*SNAKEMAKE, "--unlock", "--configfile", str(config_path)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Unlocked working directory" in result.stdout + result.stderr

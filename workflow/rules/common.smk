@@ -44,3 +44,9 @@ def docs_of_condition(wildcards):
 
 def names_regex(names):
     return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def all_cores(wildcards):
+    """Encoders use every core they are given; a callable, so commands that run no job
+    (--unlock, --report, --cleanup-metadata) work without --cores."""
+    return workflow.cores

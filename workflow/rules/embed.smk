@@ -19,7 +19,7 @@ rule embed_queries:
         f"{OUT}/logs/embed_queries/{{dataset}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_queries/{{dataset}}/{{encoder}}.tsv"
-    threads: workflow.cores
+    threads: all_cores
     resources:
         mem_mb=8000,
         runtime=240,
@@ -43,7 +43,7 @@ rule embed_docs:
         f"{OUT}/logs/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.tsv"
-    threads: workflow.cores
+    threads: all_cores
     resources:
         mem_mb=8000,
         runtime=720,
