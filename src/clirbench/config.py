@@ -67,9 +67,13 @@ def planned_stage_messages(config: Mapping[str, Any]) -> tuple[list[str], list[s
     notices, errors = [], []
     for stage, settings in config.get("stages", {}).items():
         if settings.get("enabled"):
-            errors.append(f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false")
+            errors.append(
+                f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false"
+            )
         else:
-            notices.append(f"stages.{stage}: configured but switched off (not built yet); its settings are recorded only")
+            notices.append(
+                f"stages.{stage}: configured but switched off (not built yet); its settings are recorded only"
+            )
     untranslated = [name for name, s in config["datasets"].items() if not has_translation(s)]
     if untranslated and "translated" in config.get("conditions", []):
         notices.append(

@@ -19,9 +19,13 @@ from clirbench.io import write_parquet
 from clirbench.languages import is_known_language
 from clirbench.trec import write_qrels
 
-DOCS_SCHEMA = {"doc_id": pl.String, "lang": pl.String, "title": pl.String, "text": pl.String}
-QUERIES_SCHEMA = {"query_id": pl.String, "lang": pl.String, "text": pl.String, "split": pl.String}
-QRELS_SCHEMA = {"query_id": pl.String, "doc_id": pl.String, "relevance": pl.Int32}
+DOCS_SCHEMA = pl.Schema(
+    {"doc_id": pl.String, "lang": pl.String, "title": pl.String, "text": pl.String}
+)
+QUERIES_SCHEMA = pl.Schema(
+    {"query_id": pl.String, "lang": pl.String, "text": pl.String, "split": pl.String}
+)
+QRELS_SCHEMA = pl.Schema({"query_id": pl.String, "doc_id": pl.String, "relevance": pl.Int32})
 SPLITS = ("train", "dev", "test")
 CONDITIONS = ("original", "translated")
 _SHOWN_IDS = 10
@@ -49,7 +53,7 @@ def dataset_from_rows(
 ) -> Dataset:
     """A Dataset from row tuples in data-model column order."""
 
-    def table(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    def table(rows: list[tuple], schema: pl.Schema) -> pl.DataFrame:
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     return Dataset(
@@ -71,7 +75,7 @@ def _fail(source: str, problem: str, ids: pl.Series) -> None:
         raise DatasetError(f"{source}: {len(ids)} {problem}: {_listing(ids)}")
 
 
-def _check_columns(frame: pl.DataFrame, schema: dict[str, pl.DataType], source: str) -> None:
+def _check_columns(frame: pl.DataFrame, schema: pl.Schema, source: str) -> None:
     missing = [name for name in schema if name not in frame.columns]
     if missing:
         raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}")
@@ -147,7 +151,7 @@ def _check_translation(dataset: Dataset, source: str) -> None:
     )
 
 
-def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     """Select and cast the data-model columns, in data-model order."""
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 

@@ -461,9 +461,7 @@ def _check_type(where: str, value: Any, annotation: str | type) -> None:
     if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
         names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in expected)
         # A ValueError like every other configuration mistake, so callers catch one type.
-        raise ValueError(
-            f"{where}: expected {names}, got {type(value).__name__} {value!r}"
-        )
+        raise ValueError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
 
 
 def _check_kind(kind: str) -> None:

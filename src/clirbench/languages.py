@@ -11,7 +11,7 @@ from babel.core import get_global
 @functools.cache
 def known_language_codes() -> frozenset[str]:
     """ISO 639 codes CLDR has a name for (two- and three-letter), e.g. 'en', 'zh', 'yue'."""
-    return frozenset(code for code in Locale.parse("en").languages if "_" not in code)
+    return frozenset(code for code in map(str, Locale.parse("en").languages) if "_" not in code)
 
 
 def base_language(code: str) -> str:

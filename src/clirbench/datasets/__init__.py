@@ -146,9 +146,9 @@ def _local(settings: dict[str, Any]) -> tuple[Dataset, dict[str, str]]:
 
     paths = {table: settings.get(table) for table in TABLES}
     dataset = build_local(
-        Path(paths["docs"]),
-        Path(paths["queries"]),
-        Path(paths["qrels"]),
+        Path(settings["docs"]),
+        Path(settings["queries"]),
+        Path(settings["qrels"]),
         Path(paths["translated_docs"]) if paths["translated_docs"] else None,
         settings.get("docs_lang"),
         settings.get("queries_lang"),

@@ -54,10 +54,11 @@ def _names(locale: Locale, kind: str) -> dict[str, str]:
 def _candidate_codes(kind: str) -> Iterable[str]:
     english = Locale.parse("en")
     if kind == "territory":
-        return (c for c in english.territories if c.isalpha() and c not in _NON_TERRITORIES)
+        territories = map(str, english.territories)
+        return (c for c in territories if c.isalpha() and c not in _NON_TERRITORIES)
     if kind == "language":
         likely = get_global("likely_subtags")
-        return (c for c in english.languages if "_" not in c and c in likely)
+        return (c for c in map(str, english.languages) if "_" not in c and c in likely)
     if kind == "currency":
         in_use = {c for t in english.territories for c in _currencies_of(t)}
         return (c for c in english.currencies if c in in_use)
