@@ -25,6 +25,7 @@ demo: setup
 	@echo "Report: $(CURDIR)/results/demo/report.html"
 
 test: setup
+	$(BIN)/python -m mypy src/clirbench
 	$(BIN)/python -m pytest -q -ra
 
 bench: setup
