@@ -27,6 +27,14 @@ def unit_vectors(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+@pytest.fixture(params=["numpy", "torch"], autouse=True)
+def top_k_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with both top-k engines (torch normally serves only large blocks)."""
+    if request.param == "torch":
+        monkeypatch.setattr("clirbench.dense.TORCH_TOP_K_MIN_SCORES", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("n_queries", "n_docs", "k", "query_chunk", "doc_chunk"),
     [

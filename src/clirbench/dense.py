@@ -82,12 +82,19 @@ def _partition_top_k(indices: np.ndarray, scores: np.ndarray, k: int) -> np.ndar
     return chosen
 
 
+# Below this many scores a block is cheap for numpy, and importing torch (~2 s) would cost
+# more than it saves.
+TORCH_TOP_K_MIN_SCORES = 1 << 22
+
+
 def _top_k_positions(scores: np.ndarray, k: int) -> np.ndarray:
     """Column positions of each row's k largest scores, unordered.
 
-    torch.topk is multi-threaded and about 8x faster than numpy's argpartition on score
-    blocks of this shape (benchmarks/run.py); ties are settled by the caller.
+    On large blocks torch.topk, which is multi-threaded and about 8x faster than numpy's
+    argpartition there (benchmarks/run.py); ties are settled by the caller.
     """
+    if scores.size < TORCH_TOP_K_MIN_SCORES:
+        return np.argpartition(scores, -k, axis=1)[:, -k:]
     import torch
 
     block = torch.from_numpy(np.ascontiguousarray(scores))
