@@ -46,18 +46,23 @@ def tiny_config(tmp: Path) -> dict:
     }
 
 
-def snakemake(config: dict, tmp: Path, *args: str) -> str:
+def run_snakemake(config: dict, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Snakemake from the repository root on `config`, written to tmp/config.yaml."""
     config_path = tmp / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(config_path), *args]
-    result = subprocess.run(
-        command,
+    return subprocess.run(
+        [*SNAKEMAKE, "--configfile", str(config_path), *args],
         check=False,
         cwd=ROOT,
         capture_output=True,
         text=True,
         env=os.environ | {"HF_HUB_OFFLINE": "1"},
     )
+
+
+def snakemake(config: dict, tmp: Path, *args: str) -> str:
+    """A run that must succeed; its output."""
+    result = run_snakemake(config, tmp, "--cores", "2", *args)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout + result.stderr
 
@@ -143,15 +148,7 @@ def test_changing_one_encoder_reruns_only_its_jobs(finished_run: tuple[dict, Pat
 def test_bad_config_is_rejected_naming_the_key(tmp_path: Path) -> None:
     config = tiny_config(tmp_path)
     config["encoders"]["minilm"]["pooling"] = "max"
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [*SNAKEMAKE, "-n", "--configfile", str(config_path)],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = run_snakemake(config, tmp_path, "-n")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "['encoders']['minilm']['pooling']" in output and "'max' is not one of" in output
@@ -202,14 +199,6 @@ def test_local_collection_without_translation_runs_only_original(tmp_path: Path)
 
 
 def test_unlock_after_a_hard_kill_needs_no_core_count(tmp_path: Path) -> None:
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(tiny_config(tmp_path)))
-    result = subprocess.run(
-        [*SNAKEMAKE, "--unlock", "--configfile", str(config_path)],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = run_snakemake(tiny_config(tmp_path), tmp_path, "--unlock")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Unlocked working directory" in result.stdout + result.stderr
