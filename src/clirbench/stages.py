@@ -1,7 +1,9 @@
 """One entry point per workflow rule: paths and settings in, files out (written atomically).
 
 workflow/scripts/*.py only unpack the `snakemake` object and call these, so every stage can
-also be run and tested without Snakemake.
+also be run and tested without Snakemake. Each stage imports its heavy libraries (bm25s and
+scipy, matplotlib, torch) itself: every job is a new Python process, and importing them all
+in every job would cost about a second each.
 """
 
 from __future__ import annotations
@@ -15,17 +17,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from clirbench.bm25 import BM25Config, bm25_search
 from clirbench.config import config_hash, relevance_threshold
 from clirbench.datamodel import write_dataset
 from clirbench.datasets import build_dataset
-from clirbench.dense import exact_search
-from clirbench.embedding_cache import EmbeddingCache
-from clirbench.encoders import EncoderConfig, load_encoder
 from clirbench.evaluation import evaluate_run, summarise_pairs, summary_table
 from clirbench.io import write_csv, write_npy, write_parquet
-from clirbench.report import build_report, library_versions, stage_times_from_benchmarks
-from clirbench.statistics import dataset_statistics
 from clirbench.trec import read_run, write_run
 
 log = logging.getLogger("clirbench")
@@ -61,6 +57,9 @@ def embed_table(
     threads: int,
     query_split: str = "all",
 ) -> None:
+    from clirbench.embedding_cache import EmbeddingCache
+    from clirbench.encoders import EncoderConfig, load_encoder
+
     frame = pl.read_parquet(table)
     if kind == "query":
         frame = evaluated_queries(frame, query_split)
@@ -88,6 +87,8 @@ def bm25_run(
     out: Path,
     threads: int = 1,
 ) -> None:
+    from clirbench.bm25 import BM25Config, bm25_search
+
     docs = pl.read_parquet(docs_path)
     queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
     indices, scores = bm25_search(
@@ -106,6 +107,8 @@ def dense_run(
     top_k: int,
     out: Path,
 ) -> None:
+    from clirbench.dense import exact_search
+
     docs = pl.read_parquet(docs_path)
     queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
     query_matrix, doc_matrix = np.load(query_vectors), np.load(doc_vectors)
@@ -199,6 +202,9 @@ def report(
     benchmarks_root: Path,
     out: Path,
 ) -> None:
+    from clirbench.report import build_report, library_versions, stage_times_from_benchmarks
+    from clirbench.statistics import dataset_statistics
+
     evaluation = config["evaluation"]
     split = evaluation["query_split"]
     statistics = [
