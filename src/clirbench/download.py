@@ -48,3 +48,22 @@ def fetch(url: str, destination: Path, expected_sha256: str, what: str, local_hi
             f"elsewhere and {local_hint}"
         ) from error
     return destination
+
+
+def published_file(
+    name: str,
+    expected_sha256: str,
+    what: str,
+    url: str,
+    local_folder: Path | None,
+    download_folder: Path,
+    config_key: str,
+) -> Path:
+    """A published file, checksum-verified: from `local_folder` if set, else downloaded."""
+    if local_folder is not None:
+        path = Path(local_folder) / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing (set by {config_key}.local_folder)")
+        return verify(path, expected_sha256, what)
+    hint = f"set {config_key}.local_folder to the folder holding {name}"
+    return fetch(url, download_folder / name, expected_sha256, what, hint)

@@ -46,7 +46,7 @@ import polars as pl
 from babel.core import get_global
 
 from clirbench.datamodel import Dataset, dataset_from_rows
-from clirbench.download import fetch, verify
+from clirbench.download import published_file
 from clirbench.languages import base_language, is_known_language
 from clirbench.pooling import split_of
 
@@ -359,23 +359,19 @@ def tatoeba_files(
     _check_languages(languages, config_key)
     files = {}
     for lang in sorted(set(languages)):
-        paths = []
-        for side in (lang, "eng"):
-            name = f"tatoeba.{lang}-eng.{side}"
-            what = f"Tatoeba {lang}-eng {side}"
-            if local_folder is not None:
-                path = Path(local_folder) / name
-                if not path.exists():
-                    raise FileNotFoundError(f"{path}: missing (set by {config_key}.local_folder)")
-                paths.append(verify(path, TATOEBA_SHA256[name], what))
-            else:
-                url = TATOEBA_URL.format(commit=TATOEBA_COMMIT, name=name)
-                hint = (
-                    f"set {config_key}.local_folder to the folder holding "
-                    "tatoeba.{lang}-eng.{lang} and tatoeba.{lang}-eng.eng"
-                )
-                paths.append(fetch(url, download_folder / name, TATOEBA_SHA256[name], what, hint))
-        files[lang] = (paths[0], paths[1])
+        foreign, english = (
+            published_file(
+                f"tatoeba.{lang}-eng.{side}",
+                TATOEBA_SHA256[f"tatoeba.{lang}-eng.{side}"],
+                f"Tatoeba {lang}-eng {side}",
+                TATOEBA_URL.format(commit=TATOEBA_COMMIT, name=f"tatoeba.{lang}-eng.{side}"),
+                local_folder,
+                download_folder,
+                config_key,
+            )
+            for side in (lang, "eng")
+        )
+        files[lang] = (foreign, english)
     return files
 
 

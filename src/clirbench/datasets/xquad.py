@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clirbench.datamodel import Dataset, dataset_from_rows
-from clirbench.download import fetch, verify
+from clirbench.download import published_file
 from clirbench.pooling import deduplicate, split_of, spread_over_languages
 
 XQUAD_COMMIT = "7d30520"
@@ -45,21 +45,18 @@ def xquad_files(
         raise ValueError(
             f"{config_key}.languages: XQuAD has no {', '.join(unknown)}; it has {', '.join(XQUAD_LANGUAGES)}"
         )
-    files = {}
-    for lang in sorted(set(languages) | {"en"}):
-        what = f"XQuAD {lang}"
-        if local_folder is not None:
-            path = Path(local_folder) / f"xquad.{lang}.json"
-            if not path.exists():
-                raise FileNotFoundError(f"{path}: missing (set by {config_key}.local_folder)")
-            files[lang] = verify(path, XQUAD_SHA256[lang], what)
-        else:
-            url = XQUAD_URL.format(commit=XQUAD_COMMIT, lang=lang)
-            hint = f"set {config_key}.local_folder to the folder holding xquad.{{lang}}.json"
-            files[lang] = fetch(
-                url, download_folder / f"xquad.{lang}.json", XQUAD_SHA256[lang], what, hint
-            )
-    return files
+    return {
+        lang: published_file(
+            f"xquad.{lang}.json",
+            XQUAD_SHA256[lang],
+            f"XQuAD {lang}",
+            XQUAD_URL.format(commit=XQUAD_COMMIT, lang=lang),
+            local_folder,
+            download_folder,
+            config_key,
+        )
+        for lang in sorted(set(languages) | {"en"})
+    }
 
 
 def _paragraphs(path: Path) -> list[dict[str, Any]]:
