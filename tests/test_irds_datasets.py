@@ -446,3 +446,42 @@ def test_environment_home_in_a_fresh_process(
             for table in ("docs", "queries", "qrels", "translated_docs")
         }
         _assert_same(dataset, Dataset(**tables))
+
+
+def test_workflow_settings_reach_each_ir_datasets_builder(
+    clirmatrix: Dataset, cm, mm, wc, tmp_path: Path
+) -> None:
+    """build_dataset, as the prepare rule calls it, gives what the builders give directly
+    (non-default options, so a setting that does not reach its builder shows)."""
+    from clirbench.datasets import build_dataset
+
+    common = {"seed": SEED, "split_fractions": FRACTIONS, "build_docstore": False}
+    cases = {
+        "clirmatrix": (
+            clirmatrix,
+            cm.home,
+            {
+                "languages": cm.languages,
+                "queries_per_pair": 5,
+                "split": "test1",
+                "collection": "multi8",
+            },
+        ),
+        "mmarco": (
+            build_mmarco(mm.languages, SEED, FRACTIONS, 5, ir_datasets_home=mm.home),
+            mm.home,
+            {"languages": mm.languages, "max_queries": 5, "subset": "dev/small"},
+        ),
+        "wikiclir": (
+            build_wikiclir(
+                wc.languages, SEED, FRACTIONS, 3, query_field="title", ir_datasets_home=wc.home
+            ),
+            wc.home,
+            {"languages": wc.languages, "queries_per_pair": 3, "query_field": "title"},
+        ),
+    }
+    for kind, (expected, home, own) in cases.items():
+        config = {"type": kind, "ir_datasets_home": str(home), **common, **own}
+        dataset, sources = build_dataset(kind, config, tmp_path)
+        _assert_same(dataset, expected)
+        assert sources["docs"].startswith(f"datasets.{kind} (")

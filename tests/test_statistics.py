@@ -27,6 +27,8 @@ def test_statistics_count_documents_per_language_and_queries_per_pair(tmp_path: 
 
 def test_paper_counts_are_shown_for_the_papers_collections(tmp_path: Path) -> None:
     dataset = build_cldr_cards(["en", "de"], ["currency"], 4, 1, FRACTIONS)
-    write_dataset(dataset, tmp_path, {t: t for t in ("docs", "queries", "qrels", "translated_docs")})
+    write_dataset(
+        dataset, tmp_path, {t: t for t in ("docs", "queries", "qrels", "translated_docs")}
+    )
     stats = dataset_statistics(tmp_path, "mmarco", dataset.queries, 1, "all")
     assert stats.paper["documents"] == "7,433"

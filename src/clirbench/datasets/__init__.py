@@ -1,12 +1,13 @@
 """Dataset builders: each turns a source into the canonical docs/queries/qrels tables.
 
 Adding a dataset type: write `build_<type>(...) -> Dataset` in a module here, a small
-`_<type>` adapter below that reads its settings, an entry in BUILDERS, and its settings in
+adapter below that reads its settings, an entry in BUILDERS, and its settings in
 workflow/schemas/config.schema.yaml.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from clirbench.datamodel import Dataset
 
 TABLES = ("docs", "queries", "qrels", "translated_docs")
 Built = tuple[Dataset, str]  # the dataset and a description of its source, for error messages
+Builder = Callable[[str, dict[str, Any], Path], Built]
 
 
 def _local_folder(settings: dict[str, Any]) -> Path | None:
@@ -62,63 +64,37 @@ def _tatoeba(key: str, settings: dict[str, Any], download_folder: Path) -> Built
     return dataset, f"{key} (Tatoeba)"
 
 
-def _irds_options(settings: dict[str, Any]) -> dict[str, Any]:
-    home = settings.get("ir_datasets_home")
-    return {
-        "ir_datasets_home": Path(home) if home else None,
-        "build_docstore": settings["build_docstore"],
-    }
+def _via_ir_datasets(module: str, options: tuple[str, ...], label: str) -> Builder:
+    """The adapter of a dataset read through ir_datasets: shared settings plus its `options`."""
+
+    def build(key: str, settings: dict[str, Any], download_folder: Path) -> Built:
+        builder = getattr(
+            importlib.import_module(f"clirbench.datasets.{module}"), f"build_{module}"
+        )
+        home = settings.get("ir_datasets_home")
+        dataset = builder(
+            settings["languages"],
+            settings["seed"],
+            settings["split_fractions"],
+            ir_datasets_home=Path(home) if home else None,
+            build_docstore=settings["build_docstore"],
+            **{option: settings[option] for option in options},
+        )
+        return dataset, f"{key} ({label} via ir_datasets)"
+
+    return build
 
 
-def _clirmatrix(key: str, settings: dict[str, Any], download_folder: Path) -> Built:
-    from clirbench.datasets.clirmatrix import build_clirmatrix
-
-    dataset = build_clirmatrix(
-        settings["languages"],
-        settings["seed"],
-        settings["split_fractions"],
-        queries_per_pair=settings["queries_per_pair"],
-        split=settings["split"],
-        collection=settings["collection"],
-        **_irds_options(settings),
-    )
-    return dataset, f"{key} (CLIRMatrix via ir_datasets)"
-
-
-def _mmarco(key: str, settings: dict[str, Any], download_folder: Path) -> Built:
-    from clirbench.datasets.mmarco import build_mmarco
-
-    dataset = build_mmarco(
-        settings["languages"],
-        settings["seed"],
-        settings["split_fractions"],
-        max_queries=settings["max_queries"],
-        subset=settings["subset"],
-        **_irds_options(settings),
-    )
-    return dataset, f"{key} (mMARCO via ir_datasets)"
-
-
-def _wikiclir(key: str, settings: dict[str, Any], download_folder: Path) -> Built:
-    from clirbench.datasets.wikiclir import build_wikiclir
-
-    dataset = build_wikiclir(
-        settings["languages"],
-        settings["seed"],
-        settings["split_fractions"],
-        queries_per_pair=settings["queries_per_pair"],
-        query_field=settings["query_field"],
-        **_irds_options(settings),
-    )
-    return dataset, f"{key} (Large-Scale CLIR via ir_datasets)"
-
-
-BUILDERS: dict[str, Callable[[str, dict[str, Any], Path], Built]] = {
+BUILDERS: dict[str, Builder] = {
     "cldr_cards": _cldr_cards,
-    "clirmatrix": _clirmatrix,
-    "mmarco": _mmarco,
+    "clirmatrix": _via_ir_datasets(
+        "clirmatrix", ("queries_per_pair", "split", "collection"), "CLIRMatrix"
+    ),
+    "mmarco": _via_ir_datasets("mmarco", ("max_queries", "subset"), "mMARCO"),
     "tatoeba": _tatoeba,
-    "wikiclir": _wikiclir,
+    "wikiclir": _via_ir_datasets(
+        "wikiclir", ("queries_per_pair", "query_field"), "Large-Scale CLIR"
+    ),
     "xquad": _xquad,
 }
 
