@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
+from clirbench.evaluation import relevant_judgements
+
 # What the paper reports for its collections (Section 3.1, Table 1), by dataset type, so the
 # report can show a rebuilt collection beside the original.
 PAPER_COUNTS: dict[str, dict[str, str]] = {
@@ -54,12 +56,10 @@ def dataset_statistics(
 ) -> DatasetStatistics:
     """Counts over the evaluated `queries`; a query counts once per language of its relevant documents."""
     docs = pl.read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
-    relevant = (
-        pl.read_parquet(folder / "qrels.parquet")
-        .filter(pl.col("relevance") >= relevance_threshold)
-        .join(queries.select("query_id", query_lang="lang"), on="query_id")
-        .join(docs.rename({"lang": "doc_lang"}), on="doc_id")
-        .unique(["query_id", "doc_lang"])
+    qrels = pl.read_parquet(folder / "qrels.parquet")
+    # The evaluation units themselves: a query counts once per language of its relevant docs.
+    relevant = relevant_judgements(qrels, queries, docs, relevance_threshold).unique(
+        ["query_id", "doc_lang"]
     )
     pairs = relevant.group_by("query_lang", "doc_lang").len()
     return DatasetStatistics(
