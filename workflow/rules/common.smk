@@ -1,13 +1,10 @@
 # Shared helpers: target lists, per-rule resources and the stable params of each job.
 
 
-def run_path(dataset, condition, system):
-    return f"{OUT}/runs/{dataset}/{condition}/{system}.trec"
-
-
-def all_runs():
+def run_grid():
+    """(dataset, condition, system) of every run the config asks for."""
     return [
-        run_path(dataset, condition, system)
+        (dataset, condition, system)
         for dataset in DATASETS
         for condition in conditions_of(config, dataset)
         for system in SYSTEMS
@@ -16,8 +13,8 @@ def all_runs():
 
 def pair_metric_files():
     return [
-        path.replace(f"{OUT}/runs/", f"{OUT}/metrics/").replace(".trec", ".pairs.parquet")
-        for path in all_runs()
+        f"{OUT}/metrics/{dataset}/{condition}/{system}.pairs.parquet"
+        for dataset, condition, system in run_grid()
     ]
 
 
