@@ -234,7 +234,11 @@ def write_mmarco(
 
 # --- WikiCLIR -----------------------------------------------------------------------------
 
-WIKICLIR_FOLDERS = {"de": "german", "fr": "french", "ja": "japanese", "ru": "russian"}
+WIKICLIR_FOLDERS = {
+    "de": "german", "en-simple": "simple_english", "fr": "french", "ja": "japanese",
+    "ru": "russian",
+}  # fmt: skip
+WIKICLIR_FILE_SUFFIX = {"en-simple": "simple"}  # wiki-clir/simple_english/en2simple.rel
 
 
 @dataclass
@@ -249,7 +253,7 @@ class WikiclirFixture:
 
 def write_wikiclir(
     home: Path,
-    languages: tuple[str, ...] = ("de", "ja"),
+    languages: tuple[str, ...] = ("de", "en-simple", "ja"),
     queries: int = 14,
     docs_per_language: int = 40,
 ) -> WikiclirFixture:
@@ -268,8 +272,9 @@ def write_wikiclir(
         rows.append((qid, fixture.titles[qid], fixture.first_sentences[qid]))
     _write(root / "english" / "wiki_en.queries", _lines(rows))
     for li, lang in enumerate(languages):
+        word = WORDS[lang.split("-")[0]]
         docs = {
-            str(300 + d): (f"{WORDS[lang]} title {d}", f"{WORDS[lang]} {lang} body text {d}")
+            str(300 + d): (f"{word} title {d}", f"{word} {lang} body text {d}")
             for d in range(docs_per_language)
         }
         fixture.docs[lang] = {doc_id: text for doc_id, (_, text) in docs.items()}
@@ -283,12 +288,13 @@ def write_wikiclir(
             }
         fixture.judgements[lang] = judged
         folder = root / WIKICLIR_FOLDERS[lang]
+        suffix = WIKICLIR_FILE_SUFFIX.get(lang, lang)
         _write(
-            folder / f"en2{lang}.rel",
+            folder / f"en2{suffix}.rel",
             _lines([(qid, d, str(g)) for qid, ds in judged.items() for d, g in ds.items()]),
         )
         _write(
-            folder / f"wiki_{lang}.documents",
+            folder / f"wiki_{suffix}.documents",
             _lines([(d, title, text) for d, (title, text) in docs.items()]),
         )
     return fixture

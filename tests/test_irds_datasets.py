@@ -314,15 +314,25 @@ def wikiclir(wc: WikiclirFixture) -> Dataset:
     return build_wikiclir(["en", *wc.languages], SEED, FRACTIONS, 5, ir_datasets_home=wc.home)
 
 
-def test_wikiclir_samples_english_queries_per_language(wikiclir: Dataset, wc) -> None:
+def _collection_and_qid(query_id: str) -> tuple[str, str]:
+    """``en-{collection}-{qid}``: the collection may hold a hyphen (en-simple)."""
+    collection, qid = query_id.removeprefix("en-").rsplit("-", 1)
+    return collection, qid
+
+
+def test_wikiclir_samples_english_queries_per_collection(wikiclir: Dataset, wc) -> None:
     validate(wikiclir, SOURCES)
     assert set(wikiclir.queries["lang"]) == {"en"}
-    assert set(wikiclir.docs["lang"]) == set(wc.languages)  # "en" was skipped
+    # "en" (the query language) was skipped; Simple English documents are English.
+    assert "en-simple" in wc.languages
+    assert set(wikiclir.docs["lang"]) == set(wc.languages) - {"en-simple"} | {"en"}
+    simple = wikiclir.docs.filter(pl.col("doc_id").str.starts_with("en-simple-"))
+    assert len(simple) and set(simple["lang"]) == {"en"}
     assert wikiclir.translated_docs.is_empty()
-    for lang in wc.languages:
-        ids = wikiclir.queries.filter(pl.col("query_id").str.starts_with(f"en-{lang}-"))
-        qids = {query_id.rsplit("-", 1)[1] for query_id in ids["query_id"]}
-        assert len(qids) == 5 and qids <= set(wc.judgements[lang])
+    for collection in wc.languages:
+        ids = wikiclir.queries.filter(pl.col("query_id").str.starts_with(f"en-{collection}-"))
+        qids = {_collection_and_qid(query_id)[1] for query_id in ids["query_id"]}
+        assert len(qids) == 5 and qids <= set(wc.judgements[collection])
         for query_id, text in ids.select("query_id", "text").iter_rows():
             assert text == wc.first_sentences[query_id.rsplit("-", 1)[1]]
 
@@ -330,12 +340,13 @@ def test_wikiclir_samples_english_queries_per_language(wikiclir: Dataset, wc) ->
 def test_wikiclir_pool_and_grades(wikiclir: Dataset, wc) -> None:
     expected = set()
     for query_id, doc_id, relevance in wikiclir.qrels.iter_rows():
-        _, lang, qid = query_id.split("-")
-        doc_lang, raw_id = doc_id.split("-", 1)
-        assert doc_lang == lang and relevance == wc.judgements[lang][qid][raw_id]
+        collection, qid = _collection_and_qid(query_id)
+        doc_collection, raw_id = doc_id.rsplit("-", 1)
+        assert doc_collection == collection
+        assert relevance == wc.judgements[collection][qid][raw_id]
     for query_id in wikiclir.queries["query_id"]:
-        _, lang, qid = query_id.split("-")
-        expected |= {f"{lang}-{doc_id}" for doc_id in wc.judgements[lang][qid]}
+        collection, qid = _collection_and_qid(query_id)
+        expected |= {f"{collection}-{doc_id}" for doc_id in wc.judgements[collection][qid]}
     assert set(wikiclir.docs["doc_id"]) == expected
     assert wikiclir.docs["doc_id"].is_unique().all()
     assert set(wikiclir.qrels["relevance"]) == {1, WIKICLIR_MOST_RELEVANT}

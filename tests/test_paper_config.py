@@ -113,3 +113,15 @@ def test_offline_xquad_config_plans(tmp_path: Path) -> None:
     counts = job_counts(result.stdout)
     assert counts["prepare_dataset"] == 2
     assert counts["bm25_run"] == 3 * len(config["bm25"])
+
+
+def test_unknown_wikiclir_collection_fails_at_validation(tmp_path: Path) -> None:
+    config = yaml.safe_load(PAPER.read_text())
+    config["datasets"]["wikiclir"]["languages"].append("simple")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = dry_run(path, tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "'simple' is not one of" in output and "en-simple" in output
+    assert "On instance['datasets']['wikiclir']['languages'][25]" in output

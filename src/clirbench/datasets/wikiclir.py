@@ -1,7 +1,8 @@
 """Large-Scale CLIR (Sasaki et al. 2018, "WikiCLIR"): English queries, Wikipedia documents.
 
-Read through ir_datasets: ``wikiclir/{lang}`` for 24 document languages plus
-``wikiclir/en-simple`` (Simple English, not used here: same language as the queries). The
+Read through ir_datasets: ``wikiclir/{collection}`` for its 25 document collections, the
+paper's "25 document languages": 24 languages plus Simple English (``en-simple``, whose
+documents are stored with language ``en``, so its pair is en→en). The
 queries are English Wikipedia articles (title and first sentence); for each, the article in
 the document language linked to it is graded 2 ("most relevant") and the articles linked to
 and from that one are graded 1.
@@ -45,11 +46,13 @@ from clirbench.pooling import split_of
 
 log = logging.getLogger(__name__)
 
-WIKICLIR_LANGUAGES = (
-    "ar", "ca", "cs", "de", "es", "fi", "fr", "it", "ja", "ko", "nl", "nn",
-    "no", "pl", "pt", "ro", "ru", "sv", "sw", "tl", "tr", "uk", "vi", "zh",
+WIKICLIR_COLLECTIONS = (
+    "ar", "ca", "cs", "de", "en-simple", "es", "fi", "fr", "it", "ja", "ko", "nl",
+    "nn", "no", "pl", "pt", "ro", "ru", "sv", "sw", "tl", "tr", "uk", "vi", "zh",
 )  # fmt: skip
 WIKICLIR_QUERY_LANGUAGE = "en"
+# Collections whose id is not their documents' language code.
+WIKICLIR_DOC_LANGUAGE = {"en-simple": "en"}
 WIKICLIR_MOST_RELEVANT = 2  # the document language's article on the query's topic
 WIKICLIR_QUERY_FIELDS = ("first_sent", "title")
 WIKICLIR_MD5 = "705abb611eb8cbab9ced2b8767a3bdb6"
@@ -60,8 +63,8 @@ WIKICLIR_LOCAL_COPY = (
 )
 
 
-def wikiclir_id(doc_lang: str) -> str:
-    return f"wikiclir/{doc_lang}"
+def wikiclir_id(collection: str) -> str:
+    return f"wikiclir/{collection}"
 
 
 def _check(languages: Sequence[str], query_field: str) -> list[str]:
@@ -69,15 +72,16 @@ def _check(languages: Sequence[str], query_field: str) -> list[str]:
         raise ValueError(
             f"WikiCLIR query field {query_field!r} unknown; known: {', '.join(WIKICLIR_QUERY_FIELDS)}"
         )
-    doc_languages = sorted(set(languages) - {WIKICLIR_QUERY_LANGUAGE})
-    unknown = sorted(set(doc_languages) - set(WIKICLIR_LANGUAGES))
+    collections = sorted(set(languages) - {WIKICLIR_QUERY_LANGUAGE})
+    unknown = sorted(set(collections) - set(WIKICLIR_COLLECTIONS))
     if unknown:
         raise ValueError(
-            f"WikiCLIR has no {', '.join(unknown)} documents; it has {', '.join(WIKICLIR_LANGUAGES)}"
+            f"WikiCLIR has no {', '.join(unknown)} documents; "
+            f"it has {', '.join(WIKICLIR_COLLECTIONS)}"
         )
-    if not doc_languages:
-        raise ValueError(f"WikiCLIR needs a document language other than English: {languages}")
-    return doc_languages
+    if not collections:
+        raise ValueError(f"WikiCLIR needs a document collection other than English: {languages}")
+    return collections
 
 
 def build_wikiclir(
@@ -91,12 +95,13 @@ def build_wikiclir(
 ) -> Dataset:
     """WikiCLIR as the paper prepares it (see the module docstring).
 
-    `languages` are the document languages; "en" (the query language) may be listed and
-    is skipped. The data-model split is drawn per English query id, so a query has the same
-    split with every document language. Ids: docs ``{lang}-{doc_id}`` (unique across
-    languages), queries ``en-{lang}-{query_id}``.
+    `languages` are the document collections (language codes and ``en-simple``); "en" (the
+    query language) may be listed and is skipped. The data-model split is drawn per English
+    query id, so a query has the same split with every collection. Ids: docs
+    ``{collection}-{doc_id}`` (unique across collections), queries
+    ``en-{collection}-{query_id}``.
     """
-    doc_languages = _check(languages, query_field)
+    collections = _check(languages, query_field)
     name = "WikiCLIR"
 
     def text_of(query: Any) -> str:
@@ -105,10 +110,11 @@ def build_wikiclir(
     queries: list[tuple] = []
     qrels: list[tuple] = []
     docs: list[tuple] = []
-    for lang in doc_languages:
-        source = IrdsDataset(wikiclir_id(lang), name, WIKICLIR_LOCAL_COPY, ir_datasets_home)
+    for collection in collections:
+        lang = WIKICLIR_DOC_LANGUAGE.get(collection, collection)
+        source = IrdsDataset(wikiclir_id(collection), name, WIKICLIR_LOCAL_COPY, ir_datasets_home)
         candidates = query_texts(source, judged_query_ids(source), text_of)
-        sample = seeded_sample(candidates, queries_per_pair, seed, "wikiclir", lang)
+        sample = seeded_sample(candidates, queries_per_pair, seed, "wikiclir", collection)
         if queries_per_pair is not None and len(sample) < queries_per_pair:
             log.warning(
                 "%s %s: only %d eligible queries (asked for %d)",
@@ -125,17 +131,17 @@ def build_wikiclir(
             title, text = doc_text(found[doc_id])
             if text:
                 available.add(doc_id)
-                docs.append((f"{lang}-{doc_id}", lang, title, text))
-        warn_dropped(name, len(needed - available), f"missing/empty {lang} documents")
+                docs.append((f"{collection}-{doc_id}", lang, title, text))
+        warn_dropped(name, len(needed - available), f"missing/empty {collection} documents")
         dropped = 0
         for qid in sample:
             kept = {d: r for d, r in judged.get(qid, {}).items() if d in available}
             if not any(rel >= 1 for rel in kept.values()):
                 dropped += 1
                 continue
-            query_id = f"{WIKICLIR_QUERY_LANGUAGE}-{lang}-{qid}"
+            query_id = f"{WIKICLIR_QUERY_LANGUAGE}-{collection}-{qid}"
             split = split_of(qid, seed, split_fractions)
             queries.append((query_id, WIKICLIR_QUERY_LANGUAGE, candidates[qid], split))
-            qrels.extend((query_id, f"{lang}-{d}", rel) for d, rel in sorted(kept.items()))
-        warn_dropped(name, dropped, f"{lang} queries whose relevant documents are missing")
+            qrels.extend((query_id, f"{collection}-{d}", rel) for d, rel in sorted(kept.items()))
+        warn_dropped(name, dropped, f"{collection} queries whose relevant documents are missing")
     return dataset_from_rows(docs, queries, qrels, [])
