@@ -137,7 +137,15 @@ def test_import_reimports_only_for_another_home(offline, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def clirmatrix(cm: ClirMatrixFixture) -> Dataset:
+    """As the paper: the pool holds the sampled queries' grade-6 documents."""
     return build_clirmatrix(cm.languages, SEED, FRACTIONS, 5, ir_datasets_home=cm.home)
+
+
+@pytest.fixture(scope="module")
+def clirmatrix_all_judged(cm: ClirMatrixFixture) -> Dataset:
+    return build_clirmatrix(
+        cm.languages, SEED, FRACTIONS, 5, ir_datasets_home=cm.home, pool_min_relevance=0
+    )
 
 
 def _sampled(dataset: Dataset, src: str, tgt: str) -> set[str]:
@@ -186,14 +194,36 @@ def test_clirmatrix_sampling_is_seeded(clirmatrix: Dataset, cm) -> None:
         assert _sampled(everything, src, tgt) == cm.eligible(src, tgt)
 
 
-def test_clirmatrix_pool_is_the_union_of_judged_docs(clirmatrix: Dataset, cm) -> None:
-    expected = {
+def _judged_docs(dataset: Dataset, cm: ClirMatrixFixture, min_relevance: int) -> set[str]:
+    """The fixture's judged documents of the dataset's sampled queries, by grade."""
+    return {
         f"{tgt}-{doc_id}"
         for src, tgt in clirmatrix_pairs(cm.languages)
-        for qid in _sampled(clirmatrix, src, tgt)
-        for doc_id in cm.judgements[src, tgt][qid]
+        for qid in _sampled(dataset, src, tgt)
+        for doc_id, grade in cm.judgements[src, tgt][qid].items()
+        if grade >= min_relevance
     } - cm.missing_docs
-    docs = clirmatrix.docs
+
+
+def test_clirmatrix_pool_holds_the_most_relevant_docs_as_in_the_paper(
+    clirmatrix: Dataset, clirmatrix_all_judged: Dataset, cm
+) -> None:
+    assert set(clirmatrix.docs["doc_id"]) == _judged_docs(clirmatrix, cm, 6)
+    assert set(clirmatrix.qrels["relevance"]) == {CLIRMATRIX_MOST_RELEVANT}
+    # the same queries are sampled whichever the pool
+    assert set(clirmatrix.queries["query_id"]) == set(clirmatrix_all_judged.queries["query_id"])
+    # parallel topics share their most relevant document across query languages (which is
+    # how the paper's 7,000 queries per document language pool only ~1,100 documents)
+    into = _by_qrel(clirmatrix).group_by("doc_lang").agg(
+        queries=pl.col("query_id").n_unique(), docs=pl.col("doc_id").n_unique()
+    )
+    assert (into["docs"] < into["queries"]).all()
+    assert len(clirmatrix.docs) < len(clirmatrix_all_judged.docs)
+
+
+def test_clirmatrix_pool_can_hold_every_judged_doc(clirmatrix_all_judged: Dataset, cm) -> None:
+    expected = _judged_docs(clirmatrix_all_judged, cm, 0)
+    docs = clirmatrix_all_judged.docs
     assert set(docs["doc_id"]) == expected
     assert docs["doc_id"].is_unique().all()
     for doc_id, lang, text in docs.select("doc_id", "lang", "text").iter_rows():
@@ -204,14 +234,15 @@ def test_clirmatrix_pool_is_the_union_of_judged_docs(clirmatrix: Dataset, cm) ->
     assert max(raw.values()) > 1
 
 
-def test_clirmatrix_keeps_graded_relevance(clirmatrix: Dataset, cm) -> None:
-    for query_id, doc_id, relevance in clirmatrix.qrels.iter_rows():
+def test_clirmatrix_keeps_graded_relevance(clirmatrix_all_judged: Dataset, cm) -> None:
+    qrels = clirmatrix_all_judged.qrels
+    for query_id, doc_id, relevance in qrels.iter_rows():
         src, tgt, qid = query_id.split("-")
         assert relevance == cm.judgements[src, tgt][qid][doc_id.split("-", 1)[1]]
-    assert set(clirmatrix.qrels["relevance"]) == {0, 2, 4, 6}  # grade 1 only on a missing doc
-    best = clirmatrix.qrels.filter(pl.col("relevance") == CLIRMATRIX_MOST_RELEVANT)
+    assert set(qrels["relevance"]) == {0, 2, 4, 6}  # grade 1 only on a missing doc
+    best = qrels.filter(pl.col("relevance") == CLIRMATRIX_MOST_RELEVANT)
     assert best["query_id"].is_unique().all()
-    assert set(best["query_id"]) == set(clirmatrix.queries["query_id"])
+    assert set(best["query_id"]) == set(clirmatrix_all_judged.queries["query_id"])
 
 
 def test_clirmatrix_docstore_path_gives_the_same_dataset(clirmatrix, tmp_path, offline) -> None:
@@ -355,6 +386,17 @@ def test_wikiclir_pool_and_grades(wikiclir: Dataset, wc) -> None:
     assert (wikiclir.docs["title"] != "").all()
 
 
+def test_wikiclir_pool_can_hold_only_the_mates(wikiclir: Dataset, wc) -> None:
+    mates = build_wikiclir(
+        wc.languages, SEED, FRACTIONS, 5, ir_datasets_home=wc.home, pool_min_relevance=2
+    )
+    assert set(mates.queries["query_id"]) == set(wikiclir.queries["query_id"])
+    assert set(mates.qrels["relevance"]) == {WIKICLIR_MOST_RELEVANT}
+    assert len(mates.qrels) == len(mates.queries)
+    assert set(mates.docs["doc_id"]) == set(mates.qrels["doc_id"])
+    assert set(mates.docs["doc_id"]) < set(wikiclir.docs["doc_id"])
+
+
 def test_wikiclir_is_seeded_and_can_use_titles(wikiclir: Dataset, wc) -> None:
     again = build_wikiclir(wc.languages, SEED, FRACTIONS, 5, ir_datasets_home=wc.home)
     _assert_same(wikiclir, again)
@@ -460,7 +502,7 @@ def test_environment_home_in_a_fresh_process(
 
 
 def test_workflow_settings_reach_each_ir_datasets_builder(
-    clirmatrix: Dataset, cm, mm, wc, tmp_path: Path
+    clirmatrix_all_judged: Dataset, cm, mm, wc, tmp_path: Path
 ) -> None:
     """build_dataset, as the prepare rule calls it, gives what the builders give directly
     (non-default options, so a setting that does not reach its builder shows)."""
@@ -469,13 +511,14 @@ def test_workflow_settings_reach_each_ir_datasets_builder(
     common = {"seed": SEED, "split_fractions": FRACTIONS, "build_docstore": False}
     cases = {
         "clirmatrix": (
-            clirmatrix,
+            clirmatrix_all_judged,
             cm.home,
             {
                 "languages": cm.languages,
                 "queries_per_pair": 5,
                 "split": "test1",
                 "collection": "multi8",
+                "pool_min_relevance": 0,
             },
         ),
         "mmarco": (
@@ -485,10 +528,21 @@ def test_workflow_settings_reach_each_ir_datasets_builder(
         ),
         "wikiclir": (
             build_wikiclir(
-                wc.languages, SEED, FRACTIONS, 3, query_field="title", ir_datasets_home=wc.home
+                wc.languages,
+                SEED,
+                FRACTIONS,
+                3,
+                query_field="title",
+                ir_datasets_home=wc.home,
+                pool_min_relevance=2,
             ),
             wc.home,
-            {"languages": wc.languages, "queries_per_pair": 3, "query_field": "title"},
+            {
+                "languages": wc.languages,
+                "queries_per_pair": 3,
+                "query_field": "title",
+                "pool_min_relevance": 2,
+            },
         ),
     }
     for kind, (expected, home, own) in cases.items():

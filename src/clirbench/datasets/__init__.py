@@ -88,12 +88,16 @@ def _via_ir_datasets(module: str, options: tuple[str, ...], label: str) -> Build
 BUILDERS: dict[str, Builder] = {
     "cldr_cards": _cldr_cards,
     "clirmatrix": _via_ir_datasets(
-        "clirmatrix", ("queries_per_pair", "split", "collection"), "CLIRMatrix"
+        "clirmatrix",
+        ("queries_per_pair", "split", "collection", "pool_min_relevance"),
+        "CLIRMatrix",
     ),
     "mmarco": _via_ir_datasets("mmarco", ("max_queries", "subset"), "mMARCO"),
     "tatoeba": _tatoeba,
     "wikiclir": _via_ir_datasets(
-        "wikiclir", ("queries_per_pair", "query_field"), "Large-Scale CLIR"
+        "wikiclir",
+        ("queries_per_pair", "query_field", "pool_min_relevance"),
+        "Large-Scale CLIR",
     ),
     "xquad": _xquad,
 }

@@ -215,6 +215,14 @@ def qrels_of(source: IrdsDataset, query_ids: Collection[str]) -> dict[str, dict[
     return judged
 
 
+def pooled(judged: dict[str, dict[str, int]], min_relevance: int) -> dict[str, dict[str, int]]:
+    """The judgements of documents that enter the pool: grade `min_relevance` or more."""
+    return {
+        query_id: {doc_id: rel for doc_id, rel in docs.items() if rel >= min_relevance}
+        for query_id, docs in judged.items()
+    }
+
+
 def doc_text(doc: Any) -> tuple[str, str]:
     """(title, text) of an ir_datasets doc; whitespace collapsed, title '' when it has none."""
     title = getattr(doc, "title", "") or ""

@@ -9,7 +9,8 @@ and from that one are graded 1.
 
 Prepared as in the paper: per document language, `queries_per_pair` English queries are
 sampled with a seed from those with a relevant document; the pool is the union of the
-sampled queries' judged documents, each in its language. Grades are kept in the qrels
+sampled queries' judged documents (of grade `pool_min_relevance` or more, default 1: all),
+each in its language. Grades are kept in the qrels
 (`WIKICLIR_MOST_RELEVANT` = 2 is the cross-lingual mate; threshold 1 also counts related
 articles). The query text is the first sentence (Sasaki et al.'s query; ``query_field=
 "title"`` uses the title, ir_datasets' default_text).
@@ -37,6 +38,7 @@ from clirbench.datasets.irds import (
     IrdsDataset,
     doc_text,
     judged_query_ids,
+    pooled,
     qrels_of,
     query_texts,
     seeded_sample,
@@ -92,6 +94,7 @@ def build_wikiclir(
     query_field: str = "first_sent",
     ir_datasets_home: Path | None = None,
     build_docstore: bool = False,
+    pool_min_relevance: int = 1,
 ) -> Dataset:
     """WikiCLIR as the paper prepares it (see the module docstring).
 
@@ -113,7 +116,8 @@ def build_wikiclir(
     for collection in collections:
         lang = WIKICLIR_DOC_LANGUAGE.get(collection, collection)
         source = IrdsDataset(wikiclir_id(collection), name, WIKICLIR_LOCAL_COPY, ir_datasets_home)
-        candidates = query_texts(source, judged_query_ids(source), text_of)
+        eligible = judged_query_ids(source, max(1, pool_min_relevance))
+        candidates = query_texts(source, eligible, text_of)
         sample = seeded_sample(candidates, queries_per_pair, seed, "wikiclir", collection)
         if queries_per_pair is not None and len(sample) < queries_per_pair:
             log.warning(
@@ -123,7 +127,7 @@ def build_wikiclir(
                 len(sample),
                 queries_per_pair,
             )
-        judged = qrels_of(source, set(sample))
+        judged = pooled(qrels_of(source, set(sample)), pool_min_relevance)
         needed = {doc_id for judgements in judged.values() for doc_id in judgements}
         found = source.docs(needed, build_docstore)
         available = set()
