@@ -74,6 +74,9 @@ def planned_stage_messages(config: Mapping[str, Any]) -> tuple[list[str], list[s
             notices.append(
                 f"stages.{stage}: configured but switched off (not built yet); its settings are recorded only"
             )
+        unknown = _unset_keys(settings, f"stages.{stage}")
+        if unknown:
+            notices.append(f"stages.{stage}: values still to be filled in: {', '.join(unknown)}")
     untranslated = [name for name, s in config["datasets"].items() if not has_translation(s)]
     if untranslated and "translated" in config.get("conditions", []):
         notices.append(
@@ -81,6 +84,17 @@ def planned_stage_messages(config: Mapping[str, Any]) -> tuple[list[str], list[s
             "their translated condition waits for the translation stage, only 'original' runs"
         )
     return notices, errors
+
+
+def _unset_keys(settings: Mapping[str, Any], prefix: str) -> list[str]:
+    """Dotted keys of `settings` whose value is null (known to be needed, value not known)."""
+    unset = []
+    for key, value in sorted(settings.items()):
+        if value is None:
+            unset.append(f"{prefix}.{key}")
+        elif isinstance(value, Mapping):
+            unset.extend(_unset_keys(value, f"{prefix}.{key}"))
+    return unset
 
 
 def uses_gpu(encoder_settings: Mapping[str, Any]) -> bool:
