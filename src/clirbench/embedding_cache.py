@@ -45,7 +45,7 @@ class EmbeddingCache:
         self._shards: list[Path] = []
         self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
         self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
-        self._describe_encoder()
+        self._dim: int | None = None  # vector length of the stored shards
 
     def encode(self, texts: Sequence[str], kind: str, progress: bool = True) -> np.ndarray:
         """Vectors of `texts` in input order, encoding only those not cached yet."""
@@ -54,7 +54,11 @@ class EmbeddingCache:
         keys = self._keys_of(texts, kind)
         self._load_new_shards()
         positions, found = self._lookup(keys)
-        vectors = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
+        # With every text cached, the shards give the vector length: a lazily loaded
+        # encoder is never loaded.
+        all_cached = self._dim is not None and bool(found.all())
+        dim = self._dim if all_cached and self._dim is not None else self._encoder_dim()
+        vectors = np.empty((len(texts), dim), dtype=np.float32)
         self._fill_hits(vectors, positions, found)
         self._fill_misses(vectors, texts, keys, ~found, kind, progress)
         self.hits = int(found.sum())
@@ -102,18 +106,20 @@ class EmbeddingCache:
         progress: bool,
     ) -> None:
         wanted = np.flatnonzero(missing)
+        self.encoded = 0
+        if not len(wanted):
+            return
         # Texts repeated in the input are encoded once.
         new_keys, first, inverse = np.unique(keys[wanted], return_index=True, return_inverse=True)
         new_texts = [texts[i] for i in wanted[first]]
         new_vectors = self._encode_texts(new_texts, kind, progress)
         vectors[wanted] = new_vectors[inverse.ravel()]
         self.encoded = len(new_texts)
-        if new_texts:
-            self._write_shard(new_keys, new_vectors)
+        self._write_shard(new_keys, new_vectors)
 
     def _encode_texts(self, texts: list[str], kind: str, progress: bool) -> np.ndarray:
         """Encode in batches of similar length (less padding), longest first."""
-        vectors = np.empty((len(texts), self.encoder.dim), dtype=np.float32)
+        vectors = np.empty((len(texts), self._encoder_dim()), dtype=np.float32)
         # Longest first: an out-of-memory batch fails at once and the ETA errs on the safe side.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         size = self.encoder.config.batch_size
@@ -131,8 +137,10 @@ class EmbeddingCache:
 
     def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         path = self.folder / f"shard-{uuid.uuid4().hex}.npz"
+        self._describe_encoder()
         with atomic_open(path, "wb") as handle:  # a handle, so savez adds no ".npz" to the temp
             np.savez(handle, keys=_as_bytes(keys), vectors=vectors)
+        self._dim = vectors.shape[1]
         self._add_shard(path, keys)
 
     def _load_new_shards(self) -> None:
@@ -157,14 +165,26 @@ class EmbeddingCache:
         self._locations = np.concatenate([self._locations, locations])[order]
 
     def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
-        if len(shape) != 2 or shape[1] != self.encoder.dim:
+        """Every shard holds vectors of one length (checked against the model once loaded)."""
+        if len(shape) != 2 or (self._dim is not None and shape[1] != self._dim):
             raise ValueError(
-                f"{path}: vectors of shape {shape} do not fit encoder "
-                f"{self.encoder.config.name!r} of dimension {self.encoder.dim}"
+                f"{path}: vectors of shape {shape} do not fit the other shards of "
+                f"{self.folder} (dimension {self._dim})"
             )
+        self._dim = shape[1]
+
+    def _encoder_dim(self) -> int:
+        """The model's vector length (loading a lazy encoder), which the shards must share."""
+        dim = self.encoder.dim
+        if self._dim is not None and dim != self._dim:
+            raise ValueError(
+                f"{self.folder}: stored vectors have dimension {self._dim}, encoder "
+                f"{self.encoder.config.name!r} gives {dim}; the folder belongs to another model"
+            )
+        return dim
 
     def _describe_encoder(self) -> None:
-        """Write encoder.json once, so a human can tell what a fingerprint folder holds."""
+        """Write encoder.json with the first shard, so a human can tell what a folder holds."""
         path = self.folder / "encoder.json"
         if path.exists():
             return

