@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +19,7 @@ from clirbench.report import (
     library_versions,
     stage_times_from_benchmarks,
 )
+from clirbench.statistics import PAPER_COUNTS, DatasetStatistics
 
 DATASETS = ["mkqa", "xquad"]
 CONDITIONS = ["original", "translated"]
@@ -271,3 +273,38 @@ def test_format_duration() -> None:
     assert format_duration(59.6) == "0:01:00"
     assert format_duration(3725.4) == "1:02:05"
     assert format_duration(90061) == "25:01:01"
+
+
+def test_dataset_statistics_table_beside_the_papers_counts(
+    summary: pl.DataFrame, tmp_path: Path
+) -> None:
+    clirmatrix = DatasetStatistics(
+        name="clirmatrix",
+        kind="clirmatrix",
+        documents=2_310,
+        docs_per_language={"de": 1_105, "en": 1_205},
+        queries=3_000,
+        queries_per_pair={("de", "en"): 1_000, ("en", "de"): 999},
+        relevance_threshold=6,
+        query_split="all",
+        paper=PAPER_COUNTS["clirmatrix"],
+        pool_min_relevance=6,
+    )
+    tatoeba = dataclasses.replace(
+        clirmatrix, name="tatoeba", kind="tatoeba", relevance_threshold=1, paper={},
+        pool_min_relevance=None,
+    )  # fmt: skip
+    out = tmp_path / "report.html"
+    stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
+    build_report(summary, METADATA, stage_times, HIGHLIGHTED, out, None, [clirmatrix, tatoeba])
+    page = out.read_text(encoding="utf-8")
+    row = re.search(r'<th class="row">clirmatrix</th>(.*?)</tr>', page, re.DOTALL)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert cells == [
+        *("2,310", "2", "1,105–1,205", "3,000", "2", "999–1,000"),  # counted here
+        *("9,055", "1,080–1,205", "1,000"),  # the paper's
+    ]
+    note = "relevant means relevance ≥ 6; the document pool holds the sampled queries' judged"
+    assert f"{note} documents of grade ≥ 6)" in page.replace("&#39;", "'")
+    assert "(tatoeba; relevant means relevance ≥ 1)" in page

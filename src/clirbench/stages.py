@@ -215,6 +215,7 @@ def report(
             evaluated_queries(pl.read_parquet(folder / "queries.parquet"), split),
             relevance_threshold(config, folder.name),
             split,
+            config["datasets"][folder.name].get("pool_min_relevance"),
         )
         for folder in dataset_folders
     ]

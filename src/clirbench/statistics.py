@@ -33,6 +33,7 @@ class DatasetStatistics:
     relevance_threshold: int
     query_split: str
     paper: dict[str, str] = field(default_factory=dict)
+    pool_min_relevance: int | None = None  # pooled: judged documents of at least this grade
 
     @property
     def per_language_range(self) -> str:
@@ -52,7 +53,12 @@ def _range(counts: object) -> str:
 
 
 def dataset_statistics(
-    folder: Path, kind: str, queries: pl.DataFrame, relevance_threshold: int, query_split: str
+    folder: Path,
+    kind: str,
+    queries: pl.DataFrame,
+    relevance_threshold: int,
+    query_split: str,
+    pool_min_relevance: int | None = None,
 ) -> DatasetStatistics:
     """Counts over the evaluated `queries`; a query counts once per language of its relevant documents."""
     docs = pl.read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
@@ -74,4 +80,5 @@ def dataset_statistics(
         relevance_threshold=relevance_threshold,
         query_split=query_split,
         paper=PAPER_COUNTS.get(kind, {}),
+        pool_min_relevance=pool_min_relevance,
     )
