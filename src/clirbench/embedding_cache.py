@@ -56,8 +56,7 @@ class EmbeddingCache:
         positions, found = self._lookup(keys)
         # With every text cached, the shards give the vector length: a lazily loaded
         # encoder is never loaded.
-        all_cached = self._dim is not None and bool(found.all())
-        dim = self._dim if all_cached and self._dim is not None else self._encoder_dim()
+        dim = self._dim if self._dim is not None and found.all() else self._encoder_dim()
         vectors = np.empty((len(texts), dim), dtype=np.float32)
         self._fill_hits(vectors, positions, found)
         self._fill_misses(vectors, texts, keys, ~found, kind, progress)

@@ -111,8 +111,9 @@ def build_clirmatrix(
     `split` is the CLIRMatrix split sampled from; `split_fractions` assign the data-model
     split (train/dev/test) per source query, so a query gets the same split in every pair.
     Queries are eligible when their text is non-empty and they have a judgement of grade
-    max(1, `pool_min_relevance`) or more; `queries_per_pair` None takes all. Ids: docs ``{doc_lang}-{doc_id}`` (unique
-    across languages), queries ``{query_lang}-{doc_lang}-{query_id}``.
+    max(1, `pool_min_relevance`) or more; `queries_per_pair` None takes all. Ids: docs
+    ``{doc_lang}-{doc_id}`` (unique across languages), queries
+    ``{query_lang}-{doc_lang}-{query_id}``.
     """
     _check(languages, split, collection)
     name = "CLIRMatrix"

@@ -2,18 +2,18 @@
 
 Read through ir_datasets: ``wikiclir/{collection}`` for its 25 document collections, the
 paper's "25 document languages": 24 languages plus Simple English (``en-simple``, whose
-documents are stored with language ``en``, so its pair is en→en). The
-queries are English Wikipedia articles (title and first sentence); for each, the article in
-the document language linked to it is graded 2 ("most relevant") and the articles linked to
-and from that one are graded 1.
+documents are stored with language ``en``, so its pair is en→en). The queries are English
+Wikipedia articles (title and first sentence); for each, the article in the document
+language linked to it is graded 2 ("most relevant") and the articles linked to and from
+that one are graded 1.
 
 Prepared as in the paper: per document language, `queries_per_pair` English queries are
 sampled with a seed from those with a relevant document; the pool is the union of the
 sampled queries' judged documents (of grade `pool_min_relevance` or more, default 1: all),
-each in its language. Grades are kept in the qrels
-(`WIKICLIR_MOST_RELEVANT` = 2 is the cross-lingual mate; threshold 1 also counts related
-articles). The query text is the first sentence (Sasaki et al.'s query; ``query_field=
-"title"`` uses the title, ir_datasets' default_text).
+each in its language. Grades are kept in the qrels (`WIKICLIR_MOST_RELEVANT` = 2 is the
+cross-lingual mate; threshold 1 also counts related articles). The query text is the first
+sentence (Sasaki et al.'s query; ``query_field="title"`` uses the title, ir_datasets'
+default_text).
 
 Translated condition: WikiCLIR has no parallel English documents, so `translated_docs` is
 an empty table; machine translation fills it in a later stage.
@@ -23,7 +23,8 @@ https://www.cs.jhu.edu/~kevinduh/a/wikiclir2018/) from
 ``IR_DATASETS_HOME/downloads/705abb611eb8cbab9ced2b8767a3bdb6`` (its md5) and extracts it to
 ``IR_DATASETS_HOME/wikiclir/source/``; an already extracted copy there is used as is
 (``wiki-clir/english/wiki_en.queries``, ``wiki-clir/{language}/en2{lang}.rel`` and
-``wiki-clir/{language}/wiki_{lang}.documents``).
+``wiki-clir/{language}/wiki_{lang}.documents``; Simple English:
+``wiki-clir/simple_english/en2simple.rel`` and ``.../wiki_simple.documents``).
 """
 
 from __future__ import annotations
