@@ -234,6 +234,20 @@ def test_clirmatrix_pool_can_hold_every_judged_doc(clirmatrix_all_judged: Datase
     assert max(raw.values()) > 1
 
 
+def test_clirmatrix_says_what_it_could_not_get(cm, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="clirbench.datasets.irds"):
+        build_clirmatrix(
+            cm.languages, SEED, FRACTIONS, 100, ir_datasets_home=cm.home, pool_min_relevance=0
+        )
+    short = [r.getMessage() for r in caplog.records if "eligible queries" in r.getMessage()]
+    assert len(short) == len(clirmatrix_pairs(cm.languages))
+    src, tgt = clirmatrix_pairs(cm.languages)[0]
+    expected = f"CLIRMatrix clirmatrix/{tgt}/multi8/{src}/test1: only "
+    assert any(m.startswith(expected) and m.endswith("(asked for 100)") for m in short)
+    for lang in cm.languages:  # each language's collection lacks one judged document
+        assert f"CLIRMatrix: dropped 1 missing/empty {lang} documents" in caplog.messages
+
+
 def test_clirmatrix_keeps_graded_relevance(clirmatrix_all_judged: Dataset, cm) -> None:
     qrels = clirmatrix_all_judged.qrels
     for query_id, doc_id, relevance in qrels.iter_rows():

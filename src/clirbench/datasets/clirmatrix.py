@@ -33,24 +33,18 @@ gzipped ``doc_id<TAB>text`` lines, query files as gzipped JSON lines with ``src_
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from clirbench.datamodel import Dataset, dataset_from_rows
 from clirbench.datasets.irds import (
     IrdsDataset,
-    doc_text,
-    judged_query_ids,
-    pooled,
-    qrels_of,
-    query_texts,
-    seeded_sample,
+    pool_documents,
+    sample_judged_queries,
     warn_dropped,
 )
 from clirbench.pooling import split_of
 
-log = logging.getLogger(__name__)
 
 CLIRMATRIX_MULTI8_LANGUAGES = ("ar", "de", "en", "es", "fr", "ja", "ru", "zh")
 CLIRMATRIX_SPLITS = ("train", "dev", "test1", "test2")
@@ -126,19 +120,10 @@ def build_clirmatrix(
             CLIRMATRIX_LOCAL_COPY,
             ir_datasets_home,
         )
-        eligible = judged_query_ids(source, max(1, pool_min_relevance))
-        candidates = query_texts(source, eligible, lambda q: q.text)
-        sample = seeded_sample(candidates, queries_per_pair, seed, "clirmatrix", src, tgt, split)
-        if queries_per_pair is not None and len(sample) < queries_per_pair:
-            log.warning(
-                "%s %s: only %d eligible queries (asked for %d)",
-                name,
-                source.dataset_id,
-                len(sample),
-                queries_per_pair,
-            )
-        picked[src, tgt] = pooled(qrels_of(source, set(sample)), pool_min_relevance)
-        texts[src, tgt] = {qid: candidates[qid] for qid in sample}
+        labels = ("clirmatrix", src, tgt, split)
+        texts[src, tgt], picked[src, tgt] = sample_judged_queries(
+            source, lambda q: q.text, queries_per_pair, seed, labels, pool_min_relevance
+        )
 
     docs: list[tuple] = []
     available: dict[str, set[str]] = {}
@@ -151,14 +136,8 @@ def build_clirmatrix(
             for doc_id in judgements
         }
         corpus = IrdsDataset(f"clirmatrix/{tgt}", name, CLIRMATRIX_LOCAL_COPY, ir_datasets_home)
-        found = corpus.docs(needed, build_docstore)
-        available[tgt] = set()
-        for doc_id in sorted(found):
-            title, text = doc_text(found[doc_id])
-            if text:
-                available[tgt].add(doc_id)
-                docs.append((f"{tgt}-{doc_id}", tgt, title, text))
-        warn_dropped(name, len(needed - available[tgt]), f"missing/empty {tgt} documents")
+        rows, available[tgt] = pool_documents(corpus, needed, tgt, tgt, build_docstore)
+        docs.extend(rows)
 
     queries: list[tuple] = []
     qrels: list[tuple] = []

@@ -25,7 +25,7 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -221,6 +221,51 @@ def pooled(judged: dict[str, dict[str, int]], min_relevance: int) -> dict[str, d
         query_id: {doc_id: rel for doc_id, rel in docs.items() if rel >= min_relevance}
         for query_id, docs in judged.items()
     }
+
+
+def sample_judged_queries(
+    source: IrdsDataset,
+    text_of: Callable[[Any], str],
+    size: int | None,
+    seed: int,
+    labels: Sequence[str],
+    pool_min_relevance: int,
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """A seeded sample of `size` queries (None: all) and the judgements that enter the pool.
+
+    Eligible: non-empty text and a judgement of grade max(1, `pool_min_relevance`), so each
+    sampled query has a relevant document in the pool. Returns the sampled queries' texts
+    (sorted by id) and their pooled judgements.
+    """
+    eligible = judged_query_ids(source, max(1, pool_min_relevance))
+    candidates = query_texts(source, eligible, text_of)
+    sample = seeded_sample(candidates, size, seed, *labels)
+    if size is not None and len(sample) < size:
+        log.warning(
+            "%s %s: only %d eligible queries (asked for %d)",
+            source.name,
+            source.dataset_id,
+            len(sample),
+            size,
+        )
+    judged = pooled(qrels_of(source, set(sample)), pool_min_relevance)
+    return {qid: candidates[qid] for qid in sample}, judged
+
+
+def pool_documents(
+    source: IrdsDataset, doc_ids: Collection[str], id_prefix: str, lang: str, build_docstore: bool
+) -> tuple[list[tuple[str, str, str, str]], set[str]]:
+    """Rows (``{id_prefix}-{doc_id}``, lang, title, text) of these documents, and the ids
+    found with text; the missing or empty ones are counted in a warning."""
+    found = source.docs(doc_ids, build_docstore)
+    rows, available = [], set()
+    for doc_id in sorted(found):
+        title, text = doc_text(found[doc_id])
+        if text:
+            available.add(doc_id)
+            rows.append((f"{id_prefix}-{doc_id}", lang, title, text))
+    warn_dropped(source.name, len(set(doc_ids) - available), f"missing/empty {id_prefix} documents")
+    return rows, available
 
 
 def doc_text(doc: Any) -> tuple[str, str]:

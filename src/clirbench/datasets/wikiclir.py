@@ -29,7 +29,6 @@ https://www.cs.jhu.edu/~kevinduh/a/wikiclir2018/) from
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,17 +36,12 @@ from typing import Any
 from clirbench.datamodel import Dataset, dataset_from_rows
 from clirbench.datasets.irds import (
     IrdsDataset,
-    doc_text,
-    judged_query_ids,
-    pooled,
-    qrels_of,
-    query_texts,
-    seeded_sample,
+    pool_documents,
+    sample_judged_queries,
     warn_dropped,
 )
 from clirbench.pooling import split_of
 
-log = logging.getLogger(__name__)
 
 WIKICLIR_COLLECTIONS = (
     "ar", "ca", "cs", "de", "en-simple", "es", "fi", "fr", "it", "ja", "ko", "nl",
@@ -117,36 +111,21 @@ def build_wikiclir(
     for collection in collections:
         lang = WIKICLIR_DOC_LANGUAGE.get(collection, collection)
         source = IrdsDataset(wikiclir_id(collection), name, WIKICLIR_LOCAL_COPY, ir_datasets_home)
-        eligible = judged_query_ids(source, max(1, pool_min_relevance))
-        candidates = query_texts(source, eligible, text_of)
-        sample = seeded_sample(candidates, queries_per_pair, seed, "wikiclir", collection)
-        if queries_per_pair is not None and len(sample) < queries_per_pair:
-            log.warning(
-                "%s %s: only %d eligible queries (asked for %d)",
-                name,
-                source.dataset_id,
-                len(sample),
-                queries_per_pair,
-            )
-        judged = pooled(qrels_of(source, set(sample)), pool_min_relevance)
+        texts, judged = sample_judged_queries(
+            source, text_of, queries_per_pair, seed, ("wikiclir", collection), pool_min_relevance
+        )
         needed = {doc_id for judgements in judged.values() for doc_id in judgements}
-        found = source.docs(needed, build_docstore)
-        available = set()
-        for doc_id in sorted(found):
-            title, text = doc_text(found[doc_id])
-            if text:
-                available.add(doc_id)
-                docs.append((f"{collection}-{doc_id}", lang, title, text))
-        warn_dropped(name, len(needed - available), f"missing/empty {collection} documents")
+        rows, available = pool_documents(source, needed, collection, lang, build_docstore)
+        docs.extend(rows)
         dropped = 0
-        for qid in sample:
+        for qid, text in texts.items():
             kept = {d: r for d, r in judged.get(qid, {}).items() if d in available}
             if not any(rel >= 1 for rel in kept.values()):
                 dropped += 1
                 continue
             query_id = f"{WIKICLIR_QUERY_LANGUAGE}-{collection}-{qid}"
             split = split_of(qid, seed, split_fractions)
-            queries.append((query_id, WIKICLIR_QUERY_LANGUAGE, candidates[qid], split))
+            queries.append((query_id, WIKICLIR_QUERY_LANGUAGE, text, split))
             qrels.extend((query_id, f"{collection}-{d}", rel) for d, rel in sorted(kept.items()))
         warn_dropped(name, dropped, f"{collection} queries whose relevant documents are missing")
     return dataset_from_rows(docs, queries, qrels, [])
