@@ -14,7 +14,9 @@ min_version("9.0")
 # The library lives in src/; jobs (local or SLURM) inherit PYTHONPATH from this process.
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+)
 
 from clirbench.config import (
     canonical_json,

@@ -128,3 +128,15 @@ def test_unknown_wikiclir_collection_fails_at_validation(tmp_path: Path) -> None
     output = result.stdout + result.stderr
     assert "'simple' is not one of" in output and "en-simple" in output
     assert "On instance['datasets']['wikiclir']['languages'][25]" in output
+
+
+def test_workflow_passes_snakemakes_linter() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

@@ -47,3 +47,12 @@ def all_cores(wildcards):
     """Encoders use every core they are given; a callable, so commands that run no job
     (--unlock, --report, --cleanup-metadata) work without --cores."""
     return workflow.cores
+
+
+def local_inputs(wildcards):
+    """A local collection's files are inputs, so editing them re-prepares the dataset."""
+    settings = config["datasets"][wildcards.dataset]
+    if settings["type"] != "local":
+        return []
+    keys = ("docs", "queries", "qrels", "translated_docs")
+    return [settings[key] for key in keys if settings.get(key)]

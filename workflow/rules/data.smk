@@ -1,15 +1,6 @@
 # Stage 1: every dataset becomes validated docs / queries / qrels tables.
 
 
-def local_inputs(wildcards):
-    """A local collection's files are inputs, so editing them re-prepares the dataset."""
-    settings = config["datasets"][wildcards.dataset]
-    if settings["type"] != "local":
-        return []
-    keys = ("docs", "queries", "qrels", "translated_docs")
-    return [settings[key] for key in keys if settings.get(key)]
-
-
 rule prepare_dataset:
     input:
         local_inputs,
