@@ -214,8 +214,10 @@ def test_clirmatrix_pool_holds_the_most_relevant_docs_as_in_the_paper(
     assert set(clirmatrix.queries["query_id"]) == set(clirmatrix_all_judged.queries["query_id"])
     # parallel topics share their most relevant document across query languages (which is
     # how the paper's 7,000 queries per document language pool only ~1,100 documents)
-    into = _by_qrel(clirmatrix).group_by("doc_lang").agg(
-        queries=pl.col("query_id").n_unique(), docs=pl.col("doc_id").n_unique()
+    into = (
+        _by_qrel(clirmatrix)
+        .group_by("doc_lang")
+        .agg(queries=pl.col("query_id").n_unique(), docs=pl.col("doc_id").n_unique())
     )
     assert (into["docs"] < into["queries"]).all()
     assert len(clirmatrix.docs) < len(clirmatrix_all_judged.docs)

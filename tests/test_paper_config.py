@@ -87,7 +87,9 @@ def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]
     for stage in ("translation", "ann_search", "fine_tuning", "reranking"):
         assert f"stages.{stage}: configured but switched off" in output
     # settings whose paper value is still missing are named, not silently defaulted
-    assert "stages.fine_tuning: values still to be filled in: stages.fine_tuning.batch_size" in output
+    assert (
+        "stages.fine_tuning: values still to be filled in: stages.fine_tuning.batch_size" in output
+    )
     assert "stages.translation: values still" not in output
     assert "datasets clirmatrix, wikiclir: no English parallel documents" in output
 

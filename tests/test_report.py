@@ -16,6 +16,8 @@ from clirbench.evaluation import METRICS, summarise_pairs, summary_table
 from clirbench.report import (
     build_report,
     format_duration,
+    heatmap_panels,
+    heatmap_png,
     library_versions,
     stage_times_from_benchmarks,
 )
@@ -308,3 +310,37 @@ def test_dataset_statistics_table_beside_the_papers_counts(
     note = "relevant means relevance ≥ 6; the document pool holds the sampled queries' judged"
     assert f"{note} documents of grade ≥ 6)" in page.replace("&#39;", "'")
     assert "(tatoeba; relevant means relevance ≥ 1)" in page
+
+
+def _pairs(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["system", "query_lang", "doc_lang", "value"], orient="row")
+
+
+def test_heatmap_has_a_panel_per_system_with_the_missing_pair_blank() -> None:
+    pairs = _pairs(
+        [(system, q, d, 0.5) for system in ("b", "a") for q in LANGS for d in LANGS if q != d]
+    )
+    panels = heatmap_panels(pairs)
+    assert [panel.title for panel in panels] == ["b", "a"]  # the summary's order
+    assert panels[0].rows == panels[0].columns == sorted(LANGS)
+    assert np.isnan(np.diag(panels[0].matrix)).all()  # same-language pairs not evaluated
+    assert np.nansum(panels[0].matrix) == 0.5 * len(LANGS) * (len(LANGS) - 1)
+
+
+def test_heatmap_with_one_document_language_is_one_panel_of_systems() -> None:
+    """Tatoeba xx→en: a column per system, a row per query language."""
+    rows = [("use-m", "de", "en", 0.9), ("use-m", "ja", "en", 0.8), ("bm25", "de", "en", 0.1)]
+    (panel,) = heatmap_panels(_pairs(rows))
+    assert (panel.rows, panel.columns) == (["de", "ja"], ["use-m", "bm25"])
+    assert panel.column_label == "system (documents in en)"
+    np.testing.assert_array_equal(panel.matrix, [[0.9, 0.1], [0.8, np.nan]])
+    assert heatmap_png(_pairs(rows), "tatoeba – original").startswith(b"\x89PNG")
+
+
+def test_heatmap_with_one_query_language_is_one_panel_of_systems() -> None:
+    """Large-Scale CLIR en→xx: a row per system, a column per document language."""
+    rows = [("me5", "en", "de", 0.7), ("me5", "en", "sw", 0.2), ("bm25", "en", "sw", 0.3)]
+    (panel,) = heatmap_panels(_pairs(rows))
+    assert (panel.rows, panel.columns) == (["me5", "bm25"], ["de", "sw"])
+    assert panel.row_label == "system (queries in en)"
+    np.testing.assert_array_equal(panel.matrix, [[0.7, 0.2], [np.nan, 0.3]])

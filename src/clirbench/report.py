@@ -185,26 +185,64 @@ def heatmaps(summary: pl.DataFrame) -> list[Heatmap]:
     return images
 
 
-def heatmap_png(pairs: pl.DataFrame, title: str) -> bytes:
-    """PNG of query-language × document-language matrices, one per system, colour scale 0–1."""
+@dataclass(frozen=True)
+class Panel:
+    """One matrix of a heatmap figure: `rows` × `columns` values (NaN: not evaluated)."""
+
+    title: str
+    rows: list[str]
+    columns: list[str]
+    row_label: str
+    column_label: str
+    matrix: np.ndarray
+
+
+def heatmap_panels(pairs: pl.DataFrame) -> list[Panel]:
+    """Query language × document language, one panel per system; when one side has a single
+    language (Tatoeba xx→en, WikiCLIR en→xx) one panel instead, the systems on the other axis."""
     systems = _ordered(pairs["system"])
     query_langs = sorted(set(pairs["query_lang"]))
     doc_langs = sorted(set(pairs["doc_lang"]))
-    n_cols = min(3, len(systems))
-    n_rows = math.ceil(len(systems) / n_cols)
-    cell = 0.55 if max(len(query_langs), len(doc_langs)) <= 8 else 0.42
-    width = n_cols * (len(doc_langs) * cell + 1.2) + 1.2
-    height = n_rows * (len(query_langs) * cell + 1.1) + 0.6
+    if len(doc_langs) == 1:
+        matrix = _matrix(pairs, "query_lang", query_langs, "system", systems)
+        label = f"system (documents in {doc_langs[0]})"
+        return [Panel("", query_langs, systems, "query language", label, matrix)]
+    if len(query_langs) == 1:
+        matrix = _matrix(pairs, "system", systems, "doc_lang", doc_langs)
+        label = f"system (queries in {query_langs[0]})"
+        return [Panel("", systems, doc_langs, label, "document language", matrix)]
+    return [
+        Panel(
+            system,
+            query_langs,
+            doc_langs,
+            "query language",
+            "document language",
+            _matrix(pairs.filter(pl.col("system") == system), "query_lang", query_langs,
+                    "doc_lang", doc_langs),
+        )
+        for system in systems
+    ]  # fmt: skip
+
+
+def heatmap_png(pairs: pl.DataFrame, title: str) -> bytes:
+    """PNG of the heatmap panels (`heatmap_panels`), one colour scale 0–1."""
+    panels = heatmap_panels(pairs)
+    n_cols = min(3, len(panels))
+    n_rows = math.ceil(len(panels) / n_cols)
+    n_rows_cells = max(len(panel.rows) for panel in panels)
+    n_column_cells = max(len(panel.columns) for panel in panels)
+    cell = 0.55 if max(n_rows_cells, n_column_cells) <= 8 else 0.42
+    width = n_cols * (n_column_cells * cell + 1.2) + 1.2
+    height = n_rows * (n_rows_cells * cell + 1.1) + 0.6
     figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)  # Agg without pyplot: no global backend state, safe in a library
     colour_map = _colour_map()
     axes = figure.subplots(n_rows, n_cols, squeeze=False)
     image = None
-    for index, system in enumerate(systems):
-        matrix = _pair_matrix(pairs.filter(pl.col("system") == system), query_langs, doc_langs)
-        image = _draw_panel(axes.flat[index], matrix, query_langs, doc_langs, colour_map)
-        axes.flat[index].set_title(system, fontsize=10)
-    for unused in axes.flat[len(systems) :]:
+    for axis, panel in zip(axes.flat, panels, strict=False):
+        image = _draw_panel(axis, panel, colour_map)
+    for unused in axes.flat[len(panels) :]:
         unused.set_visible(False)
     if image is not None:
         figure.colorbar(image, ax=axes, shrink=0.8, label="Recall@100")
@@ -215,27 +253,27 @@ def heatmap_png(pairs: pl.DataFrame, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def _pair_matrix(pairs: pl.DataFrame, query_langs: list[str], doc_langs: list[str]) -> np.ndarray:
-    matrix = np.full((len(query_langs), len(doc_langs)), np.nan)
-    for query_lang, doc_lang, value in pairs.select("query_lang", "doc_lang", "value").iter_rows():
-        matrix[query_langs.index(query_lang), doc_langs.index(doc_lang)] = value
+def _matrix(
+    pairs: pl.DataFrame, row_key: str, rows: list[str], column_key: str, columns: list[str]
+) -> np.ndarray:
+    matrix = np.full((len(rows), len(columns)), np.nan)
+    for row, column, value in pairs.select(row_key, column_key, "value").iter_rows():
+        matrix[rows.index(row), columns.index(column)] = value
     return matrix
 
 
-def _draw_panel(
-    axis: Any,
-    matrix: np.ndarray,
-    query_langs: list[str],
-    doc_langs: list[str],
-    colour_map: Colormap,
-) -> Any:
+def _draw_panel(axis: Any, panel: Panel, colour_map: Colormap) -> Any:
+    matrix = panel.matrix
     image = axis.imshow(np.ma.masked_invalid(matrix), cmap=colour_map, vmin=0.0, vmax=1.0)
-    axis.set_xticks(range(len(doc_langs)), doc_langs, fontsize=8)
-    axis.set_yticks(range(len(query_langs)), query_langs, fontsize=8)
-    axis.set_xlabel("document language", fontsize=8)
-    axis.set_ylabel("query language", fontsize=8)
+    axis.set_title(panel.title, fontsize=10)
+    axis.set_xticks(range(len(panel.columns)), panel.columns, fontsize=8)
+    axis.set_yticks(range(len(panel.rows)), panel.rows, fontsize=8)
+    if len(panel.columns) > 1 and max(map(len, panel.columns)) > 3:  # system names
+        axis.tick_params(axis="x", labelrotation=45)
+    axis.set_xlabel(panel.column_label, fontsize=8)
+    axis.set_ylabel(panel.row_label, fontsize=8)
     axis.tick_params(length=0)
-    font_size = 8 if max(len(query_langs), len(doc_langs)) <= 8 else 7
+    font_size = 8 if max(matrix.shape) <= 8 else 7
     for (row, column), value in np.ndenumerate(matrix):
         label = MISSING if np.isnan(value) else f"{value:.2f}"
         colour = "black" if np.isnan(value) else _text_colour(colour_map(value))

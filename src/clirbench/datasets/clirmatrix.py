@@ -45,7 +45,6 @@ from clirbench.datasets.irds import (
 )
 from clirbench.pooling import split_of
 
-
 CLIRMATRIX_MULTI8_LANGUAGES = ("ar", "de", "en", "es", "fr", "ja", "ru", "zh")
 CLIRMATRIX_SPLITS = ("train", "dev", "test1", "test2")
 CLIRMATRIX_COLLECTIONS = ("multi8", "bi139-base", "bi139-full")

@@ -42,7 +42,6 @@ from clirbench.datasets.irds import (
 )
 from clirbench.pooling import split_of
 
-
 WIKICLIR_COLLECTIONS = (
     "ar", "ca", "cs", "de", "en-simple", "es", "fi", "fr", "it", "ja", "ko", "nl",
     "nn", "no", "pl", "pt", "ro", "ru", "sv", "sw", "tl", "tr", "uk", "vi", "zh",
