@@ -16,6 +16,17 @@ SOURCES = {
 }
 
 
+def queries_with(**columns: list[str]) -> pl.DataFrame:
+    """The two valid queries q1, q2 with some columns replaced."""
+    base = {
+        "query_id": ["q1", "q2"],
+        "lang": ["en", "es"],
+        "text": ["Finland", "Finlandia"],
+        "split": ["test", "train"],
+    }
+    return pl.DataFrame(base | columns)
+
+
 def make_dataset(**changes: pl.DataFrame) -> Dataset:
     docs = pl.DataFrame(
         {
@@ -27,14 +38,7 @@ def make_dataset(**changes: pl.DataFrame) -> Dataset:
     )
     tables = {
         "docs": docs,
-        "queries": pl.DataFrame(
-            {
-                "query_id": ["q1", "q2"],
-                "lang": ["en", "es"],
-                "text": ["Finland", "Finlandia"],
-                "split": ["test", "train"],
-            }
-        ),
+        "queries": queries_with(),
         "qrels": pl.DataFrame(
             {"query_id": ["q1", "q2"], "doc_id": ["d1", "d2"], "relevance": [1, 2]}
         ),
@@ -81,42 +85,15 @@ def test_valid_dataset_round_trips_through_parquet_and_trec(tmp_path: Path) -> N
             r"qrels\.trec: 1 judged query_ids not in the queries table: q7",
         ),
         (
-            {
-                "queries": pl.DataFrame(
-                    {
-                        "query_id": ["q1", "q2"],
-                        "lang": ["en", "es"],
-                        "text": ["Finland", "  "],
-                        "split": ["test", "test"],
-                    }
-                )
-            },
+            {"queries": queries_with(text=["Finland", "  "])},
             r"queries\.tsv: 1 rows with empty text \(query_ids\): q2",
         ),
         (
-            {
-                "queries": pl.DataFrame(
-                    {
-                        "query_id": ["q1", "q2"],
-                        "lang": ["en", "xx"],
-                        "text": ["a", "b"],
-                        "split": ["test", "test"],
-                    }
-                )
-            },
+            {"queries": queries_with(lang=["en", "xx"])},
             r"queries\.tsv: 1 unknown language codes: xx",
         ),
         (
-            {
-                "queries": pl.DataFrame(
-                    {
-                        "query_id": ["q1", "q2"],
-                        "lang": ["en", "es"],
-                        "text": ["a", "b"],
-                        "split": ["test", "validation"],
-                    }
-                )
-            },
+            {"queries": queries_with(split=["test", "validation"])},
             r"queries\.tsv: 1 queries with a split not in",
         ),
     ],
