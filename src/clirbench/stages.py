@@ -110,8 +110,11 @@ def dense_run(
 ) -> None:
     from clirbench.dense import exact_search
 
-    docs = pl.read_parquet(docs_path)
-    queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
+    # Only ids are needed here: the texts are already in the embeddings.
+    docs = pl.read_parquet(docs_path, columns=["doc_id"])
+    queries = evaluated_queries(
+        pl.read_parquet(queries_path, columns=["query_id", "split"]), query_split
+    )
     query_matrix, doc_matrix = np.load(query_vectors), np.load(doc_vectors)
     if len(query_matrix) != len(queries) or len(doc_matrix) != len(docs):
         raise ValueError(
@@ -131,10 +134,14 @@ def evaluate(
     per_query_out: Path,
     pairs_out: Path,
 ) -> None:
-    queries = evaluated_queries(pl.read_parquet(queries_path), query_split)
-    qrels = pl.read_parquet(qrels_path).join(queries.select("query_id"), on="query_id", how="semi")
+    # Ids and languages only: the texts play no part in the metrics.
+    queries = evaluated_queries(
+        pl.read_parquet(queries_path, columns=["query_id", "lang", "split"]), query_split
+    )
+    docs = pl.read_parquet(docs_path, columns=["doc_id", "lang"])
+    # evaluate_run keeps only the judgements of `queries`.
     per_unit = evaluate_run(
-        read_run(run_path), qrels, queries, pl.read_parquet(docs_path), relevance_threshold
+        read_run(run_path), pl.read_parquet(qrels_path), queries, docs, relevance_threshold
     )
     write_parquet(per_unit, per_query_out)
     write_parquet(summarise_pairs(per_unit), pairs_out)
