@@ -165,7 +165,9 @@ class EmbeddingCache:
 
     def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
         """Every shard holds vectors of one length (checked against the model once loaded)."""
-        if len(shape) != 2 or (self._dim is not None and shape[1] != self._dim):
+        if len(shape) != 2:
+            raise ValueError(f"{path}: vectors of shape {shape}, expected (texts, dimension)")
+        if self._dim is not None and shape[1] != self._dim:
             raise ValueError(
                 f"{path}: vectors of shape {shape} do not fit the other shards of "
                 f"{self.folder} (dimension {self._dim})"
