@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench readme clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+readme: setup
+	$(BIN)/python tools/update_readme.py
 
 clean:
 	rm -rf results .snakemake

@@ -2,31 +2,18 @@
 #   snakemake --cores 2                      the offline demo (config/config.yaml)
 #   snakemake --configfile config/other.yaml --cores 2
 import os
-import re
-import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
+from clirbench.core.settings import StudySettings, canonical_json, schema_path
+from clirbench.core.systems import SYSTEM_KINDS, Study, wildcard_regex
+
 min_version("9.0")
 
-# The library lives in src/; jobs (local or SLURM) inherit PYTHONPATH from this process.
-SRC = os.path.join(workflow.basedir, "src")
-sys.path.insert(0, SRC)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-)
-
-from clirbench.config import (
-    canonical_json,
-    conditions_of,
-    dataset_settings,
-    planned_stage_messages,
-    relevance_threshold,
-    system_names,
-    uses_gpu,
-)
+# envs/*.post-deploy.sh install this checkout into each conda env (--use-conda).
+os.environ.setdefault("CLIRBENCH_ROOT", workflow.basedir)
 
 
 # A --configfile replaces the demo config rather than merging into it, so a study names
@@ -36,24 +23,27 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# The schema checks every key and fills in every default; the rest reads typed settings.
+validate(config, schema_path())
+SETTINGS = StudySettings.from_config(config)
+STUDY = Study(SETTINGS)
+OUT = SETTINGS.output_root
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-NOTICES, ERRORS = planned_stage_messages(config)
+NOTICES, ERRORS = STUDY.notices()
 if ERRORS:
     raise WorkflowError("\n".join(ERRORS))
 if workflow.is_main_process:
     for notice in NOTICES:
         logger.warning(f"clirbench: {notice}")
 
-OUT = f"{config['results_dir']}/{config['experiment']}"
-DATASETS = sorted(config["datasets"])
-SYSTEMS = system_names(config)
 
-
+# Wildcards match only the names the study declares, so no two rules compete for a path.
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
-    condition="original|translated",
+    dataset=wildcard_regex(STUDY.datasets),
+    condition=wildcard_regex(STUDY.condition_names),
+    kind=wildcard_regex(SYSTEM_KINDS),
+    system=wildcard_regex(STUDY.systems),
+    encoder=wildcard_regex(STUDY.encoders_in_use()),
 
 
 include: "workflow/rules/common.smk"
@@ -66,5 +56,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        f"{OUT}/report.html",
+        get_final_output(),
     default_target: True

@@ -7,7 +7,7 @@
 Four sections, all measured with the project's own code:
 1. the offline demo workflow (`snakemake --cores 2`): cold, warm embedding cache, no-op;
 2. encoding throughput of every encoder of config/config.yaml on real multilingual texts;
-3. exact dense search (`clirbench.dense.exact_search`) beside numpy's bare matmul;
+3. exact dense search (`clirbench.retrieve.exact_search.exact_search`) beside numpy's bare matmul;
 4. BM25 with the project's analyzer and bm25s, beside rank_bm25.
 
 The report goes to stdout, progress to stderr, so `run.py > bench.md` gives a clean file.
@@ -56,7 +56,7 @@ SEED = 13  # for the benchmark's own samples and random vectors
 
 def demo_cards() -> Any:
     """The demo's CLDR cards, with the demo dataset's own settings from config/config.yaml."""
-    from clirbench.datasets.cldr_cards import build_cldr_cards
+    from clirbench.data.cldr_cards import build_cldr_cards
 
     demo = yaml.safe_load(DEMO_CONFIG.read_text())["datasets"]["demo"]
     fractions = demo.get("split_fractions", {"train": 0.6, "dev": 0.1, "test": 0.3})
@@ -429,7 +429,7 @@ def xquad_paragraphs() -> dict[str, list[str]] | None:
     """Paragraph texts per language (parallel lists), or None without the shared data."""
     if not XQUAD_FOLDER.is_dir():
         return None
-    from clirbench.datasets.xquad import XQUAD_LANGUAGES, xquad_files
+    from clirbench.data.xquad import XQUAD_LANGUAGES, xquad_files
 
     files = xquad_files(XQUAD_LANGUAGES, XQUAD_FOLDER, XQUAD_FOLDER, "benchmark")  # sha256-checked
     paragraphs = {}
@@ -460,7 +460,7 @@ def build_text_sets(sizes: Sizes, cldr, xquad) -> list[TextSet]:
 
 
 def encoder_configs(config_path: Path):
-    from clirbench.encoders import EncoderConfig
+    from clirbench.embed.encoders import EncoderConfig
 
     settings = yaml.safe_load(config_path.read_text())
     return [
@@ -479,7 +479,7 @@ def time_encoding(encoder, texts: list[str], min_seconds: float) -> float:
 
 
 def encoder_section(sizes: Sizes, threads: int, config_path: Path, text_sets: list[TextSet]) -> str:
-    from clirbench.encoders import load_encoder
+    from clirbench.embed.encoders import load_encoder
 
     usable = [s for s in text_sets if s.texts]
     start = time.perf_counter()
@@ -552,7 +552,7 @@ def unit_vectors(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def dense_section(sizes: Sizes) -> str:
-    from clirbench.dense import exact_search
+    from clirbench.retrieve.exact_search import exact_search
 
     rng = np.random.default_rng(SEED)
     queries = unit_vectors(rng, sizes.dense_queries)
@@ -592,7 +592,7 @@ def dense_section(sizes: Sizes) -> str:
     )
     return (
         "## 3. Exact dense search\n\n"
-        f"`clirbench.dense.exact_search(q, d, k={TOP_K})` (default chunks) on random unit vectors, "
+        f"`clirbench.retrieve.exact_search.exact_search(q, d, k={TOP_K})` (default chunks) on random unit vectors, "
         f"{DIM}-d float32, fastest of at least {sizes.dense_repeats} runs (repeated until "
         f"{MIN_SECONDS:g} s is spent, at most 50). GFLOP/s = 2 · queries · documents · "
         f"{DIM} / seconds. The numpy column times a single full `q @ d.T` matmul (the score matrix "
@@ -647,8 +647,8 @@ def bm25_section(sizes: Sizes, config_path: Path, cldr, xquad) -> str:
     import polars as pl
     from rank_bm25 import BM25Okapi
 
-    from clirbench.analysis import ANALYZERS, analyze_all
-    from clirbench.bm25 import BM25Config, bm25_search
+    from clirbench.retrieve.text_analysis import ANALYZERS, analyze_all
+    from clirbench.retrieve.bm25 import BM25Config, bm25_search
 
     description, doc_texts, doc_langs, query_texts, query_langs = bm25_corpus(sizes, cldr, xquad)
     analyzer, k1, b = bm25_settings(config_path)
@@ -680,7 +680,7 @@ def bm25_section(sizes: Sizes, config_path: Path, cldr, xquad) -> str:
         )
     doc_terms, query_terms = terms[analyzer]
 
-    # bm25s, as clirbench.bm25 configures it, on pre-tokenised text.
+    # bm25s, as clirbench.retrieve.bm25 configures it, on pre-tokenised text.
     log("BM25: bm25s")
     search_rows = []
     for threads in (1, 2):
@@ -733,16 +733,16 @@ def bm25_section(sizes: Sizes, config_path: Path, cldr, xquad) -> str:
     )
 
     # The project's whole BM25 stage: analysis + index + search, in one call.
-    log("BM25: clirbench.bm25.bm25_search end to end")
+    log("BM25: clirbench.retrieve.bm25.bm25_search end to end")
     docs = pl.DataFrame({"text": doc_texts, "lang": doc_langs})
     queries = pl.DataFrame({"text": query_texts, "lang": query_langs})
-    config = BM25Config(name="bm25-icu", analyzer=analyzer, k1=k1, b=b)
+    config = BM25Config.from_config("bm25-icu", {"analyzer": analyzer, "k1": k1, "b": b})
     start = time.perf_counter()
     bm25_search(config, docs, queries, k=TOP_K, threads=1)
     total = time.perf_counter() - start
     search_rows.append(
         (
-            f"`clirbench.bm25.bm25_search` end to end ({analyzer} analysis + bm25s index + search)",
+            f"`clirbench.retrieve.bm25.bm25_search` end to end ({analyzer} analysis + bm25s index + search)",
             "–",
             f"{len(query_terms):,}",
             fmt(total, 3),
@@ -752,7 +752,7 @@ def bm25_section(sizes: Sizes, config_path: Path, cldr, xquad) -> str:
 
     return (
         "## 4. BM25\n\n"
-        f"Corpus: {description}. Analysis is the project's `clirbench.analysis.analyze_all`; "
+        f"Corpus: {description}. Analysis is the project's `clirbench.retrieve.text_analysis.analyze_all`; "
         f"the engines below share the same pre-tokenised `{analyzer}` terms, k1 = {k1:g}, "
         f"b = {b:g} (bm25-icu in config/config.yaml), top {TOP_K} per query.\n\n"
         "### Tokenisation\n\n"

@@ -5,8 +5,8 @@ import polars as pl
 import pytest
 from rank_bm25 import BM25Okapi
 
-from clirbench.analysis import analyze_all, icu_terms, whitespace_terms
-from clirbench.bm25 import BM25Config, bm25_search
+from clirbench.retrieve.text_analysis import analyze_all, icu_terms, whitespace_terms
+from clirbench.retrieve.bm25 import BM25Config, bm25_search
 
 
 @pytest.mark.parametrize(
@@ -82,8 +82,8 @@ def test_bm25_scores_match_rank_bm25() -> None:
 
 def test_segmentation_lets_bm25_match_inside_cjk_text() -> None:
     docs, queries = corpus()
-    icu_top, _ = bm25_search(BM25Config("icu", analyzer="icu"), docs, queries, k=3)
-    plain_top, _ = bm25_search(BM25Config("ws", analyzer="whitespace"), docs, queries, k=3)
+    icu_top, _ = bm25_search(BM25Config.from_config("icu", {"analyzer": "icu"}), docs, queries, k=3)
+    plain_top, _ = bm25_search(BM25Config.from_config("ws", {"analyzer": "whitespace"}), docs, queries, k=3)
     assert icu_top[1][0] == 3 and icu_top[2][0] == 4  # 猫 in 猫が好きです, 狗 in 我喜欢猫和狗
     assert (plain_top[1] == -1).all() and (plain_top[2] == -1).all()
     assert (icu_top[3] == -1).all(), "a query with no known term retrieves nothing"

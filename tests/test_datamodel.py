@@ -5,14 +5,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from clirbench.datamodel import Dataset, DatasetError, validate, write_dataset
-from clirbench.trec import read_qrels
+from clirbench.core.datamodel import Dataset, DatasetError, validate, write_dataset
+from clirbench.core.trec import read_qrels
 
 SOURCES = {
     "docs": "docs.jsonl",
     "queries": "queries.tsv",
     "qrels": "qrels.trec",
-    "translated_docs": "en.jsonl",
+    "reference_english": "en.jsonl",
 }
 
 
@@ -42,7 +42,7 @@ def make_dataset(**changes: pl.DataFrame) -> Dataset:
         "qrels": pl.DataFrame(
             {"query_id": ["q1", "q2"], "doc_id": ["d1", "d2"], "relevance": [1, 2]}
         ),
-        "translated_docs": docs.with_columns(lang=pl.lit("en"), text=pl.lit("Finland")),
+        "reference_english": docs.with_columns(lang=pl.lit("en"), text=pl.lit("Finland")),
     }
     return Dataset(**(tables | changes))
 
@@ -53,7 +53,7 @@ def test_valid_dataset_round_trips_through_parquet_and_trec(tmp_path: Path) -> N
     assert read_qrels(tmp_path / "qrels.trec").equals(pl.read_parquet(tmp_path / "qrels.parquet"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "docs.parquet",
-        "docs_translated.parquet",
+        "docs_reference_english.parquet",
         "qrels.parquet",
         "qrels.trec",
         "queries.parquet",
@@ -107,9 +107,9 @@ def test_validator_names_file_and_offending_ids(
 
 
 def test_translation_must_cover_every_document() -> None:
-    partial = make_dataset().translated_docs.head(1)
+    partial = make_dataset().reference_english.head(1)
     with pytest.raises(DatasetError, match=r"en\.jsonl: 1 doc_ids without a translation: d2"):
-        validate(make_dataset(translated_docs=partial), SOURCES)
+        validate(make_dataset(reference_english=partial), SOURCES)
 
 
 def test_long_id_lists_are_shortened() -> None:

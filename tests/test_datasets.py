@@ -6,13 +6,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from clirbench.datamodel import validate
-from clirbench.datasets import build_dataset
-from clirbench.datasets.cldr_cards import build_cldr_cards
-from clirbench.datasets.local import build_local
-from clirbench.datasets.xquad import XQUAD_LANGUAGES, build_xquad, xquad_files
-from clirbench.download import DownloadError
-from clirbench.languages import script_of
+from clirbench.core.datamodel import validate
+from clirbench.data.builders import build_dataset
+from clirbench.data.cldr_cards import build_cldr_cards
+from clirbench.data.local import build_local
+from clirbench.data.xquad import XQUAD_LANGUAGES, build_xquad, xquad_files
+from clirbench.data.download import DownloadError
+from clirbench.core.languages import script_of
 
 DEMO_LANGUAGES = [
     "ar",
@@ -33,7 +33,7 @@ DEMO_LANGUAGES = [
     "zh",
 ]
 FRACTIONS = {"train": 0.6, "dev": 0.1, "test": 0.3}
-ALL_SOURCES = {t: t for t in ("docs", "queries", "qrels", "translated_docs")}
+ALL_SOURCES = {t: t for t in ("docs", "queries", "qrels", "reference_english")}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_each_card_is_in_exactly_one_language_spread_evenly(cards) -> None:
 
 def test_cards_are_written_in_their_language(cards) -> None:
     finland = cards.docs.filter(pl.col("doc_id") == "territory-FI").row(0, named=True)
-    english = cards.translated_docs.filter(pl.col("doc_id") == "territory-FI").row(0, named=True)
+    english = cards.reference_english.filter(pl.col("doc_id") == "territory-FI").row(0, named=True)
     assert (
         english["title"] == "Finland" and "Euro" in english["text"] and "Finnish" in english["text"]
     )
@@ -122,7 +122,7 @@ def test_xquad_pool_is_built_like_mmarco(xquad_folder: Path, tmp_path: Path) -> 
         len(dataset.queries) == 1190 * 11
     )  # every question in the 11 languages its paragraph is not in
     english = json.loads((xquad_folder / "xquad.en.json").read_text())["data"][0]["paragraphs"][0]
-    translated = dataset.translated_docs.filter(pl.col("doc_id") == "xquad-p000")["text"][0]
+    translated = dataset.reference_english.filter(pl.col("doc_id") == "xquad-p000")["text"][0]
     assert translated == english["context"]
 
 
@@ -140,7 +140,7 @@ def test_xquad_download_failure_says_how_to_use_a_local_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "clirbench.datasets.xquad.XQUAD_URL", "http://127.0.0.1:9/{commit}/xquad.{lang}.json"
+        "clirbench.data.xquad.XQUAD_URL", "http://127.0.0.1:9/{commit}/xquad.{lang}.json"
     )
     with pytest.raises(
         DownloadError,
@@ -170,7 +170,7 @@ def test_local_collection_from_jsonl_tsv_and_trec(tmp_path: Path) -> None:
     dataset = build_local(docs, queries, qrels, None, None, "en")
     validate(dataset, {"docs": str(docs), "queries": str(queries), "qrels": str(qrels)})
     assert dataset.queries.sort("query_id")["split"].to_list() == ["test", "dev"]
-    assert dataset.translated_docs.is_empty()
+    assert dataset.reference_english.is_empty()
 
 
 def test_local_collection_errors_name_file_and_line(tmp_path: Path) -> None:

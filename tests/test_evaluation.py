@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from ir_measures import RR, R, nDCG
 
-from clirbench.evaluation import (
+from clirbench.evaluate.metrics import (
     METRICS,
     SUMMARY_COLUMNS,
     evaluate_run,

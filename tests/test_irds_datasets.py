@@ -26,26 +26,26 @@ from irds_fixtures import (
 )
 from workflow_runner import snakemake
 
-from clirbench.datamodel import DOCS_SCHEMA, Dataset, validate
-from clirbench.datasets.clirmatrix import (
+from clirbench.core.datamodel import DOCS_SCHEMA, Dataset, validate
+from clirbench.data.clirmatrix import (
     CLIRMATRIX_MOST_RELEVANT,
     build_clirmatrix,
     clirmatrix_id,
     clirmatrix_pairs,
 )
-from clirbench.datasets.irds import (
+from clirbench.data.irds import (
     HOME_VARIABLE,
     IrdsError,
     forget_ir_datasets,
     import_ir_datasets,
     seeded_sample,
 )
-from clirbench.datasets.mmarco import build_mmarco, mmarco_id
-from clirbench.datasets.wikiclir import WIKICLIR_MOST_RELEVANT, build_wikiclir
+from clirbench.data.mmarco import build_mmarco, mmarco_id
+from clirbench.data.wikiclir import WIKICLIR_MOST_RELEVANT, build_wikiclir
 
 SEED = 7
 FRACTIONS = {"train": 0.5, "dev": 0.2, "test": 0.3}
-SOURCES = {table: table for table in ("docs", "queries", "qrels", "translated_docs")}
+SOURCES = {table: table for table in ("docs", "queries", "qrels", "reference_english")}
 BLOCKED = "http://127.0.0.1:9"  # nothing listens there: every download fails at once
 OFFLINE_ENV = {
     "HTTP_PROXY": BLOCKED,
@@ -101,7 +101,7 @@ def _by_qrel(dataset: Dataset) -> pl.DataFrame:
 
 
 def _assert_same(left: Dataset, right: Dataset) -> None:
-    for table in ("docs", "queries", "qrels", "translated_docs"):
+    for table in ("docs", "queries", "qrels", "reference_english"):
         a, b = getattr(left, table), getattr(right, table)
         key = a.columns[:2]
         assert a.sort(key).equals(b.sort(key)), table
@@ -164,8 +164,8 @@ def test_clirmatrix_validates_with_every_cross_lingual_pair(clirmatrix: Dataset,
     validate(clirmatrix, SOURCES)
     pairs = set(_by_qrel(clirmatrix).select("query_lang", "doc_lang").unique().iter_rows())
     assert pairs == set(clirmatrix_pairs(cm.languages))
-    assert clirmatrix.translated_docs.is_empty()
-    assert clirmatrix.translated_docs.schema == pl.Schema(DOCS_SCHEMA)
+    assert clirmatrix.reference_english.is_empty()
+    assert clirmatrix.reference_english.schema == pl.Schema(DOCS_SCHEMA)
 
 
 def test_clirmatrix_samples_queries_per_pair(clirmatrix: Dataset, cm) -> None:
@@ -238,7 +238,7 @@ def test_clirmatrix_pool_can_hold_every_judged_doc(clirmatrix_all_judged: Datase
 
 
 def test_clirmatrix_says_what_it_could_not_get(cm, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("WARNING", logger="clirbench.datasets.irds"):
+    with caplog.at_level("WARNING", logger="clirbench.data.irds"):
         build_clirmatrix(
             cm.languages, SEED, FRACTIONS, 100, ir_datasets_home=cm.home, pool_min_relevance=0
         )
@@ -335,7 +335,7 @@ def test_mmarco_has_every_query_in_every_language_cross_lingually(mmarco, mm) ->
 
 
 def test_mmarco_translation_is_the_aligned_english_passage(mmarco: Dataset, mm) -> None:
-    translated = mmarco.translated_docs
+    translated = mmarco.reference_english
     assert set(translated["doc_id"]) == set(mmarco.docs["doc_id"])
     assert set(translated["lang"]) == {"en"}
     for doc_id, text in translated.select("doc_id", "text").iter_rows():
@@ -376,7 +376,7 @@ def test_wikiclir_samples_english_queries_per_collection(wikiclir: Dataset, wc) 
     assert set(wikiclir.docs["lang"]) == set(wc.languages) - {"en-simple"} | {"en"}
     simple = wikiclir.docs.filter(pl.col("doc_id").str.starts_with("en-simple-"))
     assert len(simple) and set(simple["lang"]) == {"en"}
-    assert wikiclir.translated_docs.is_empty()
+    assert wikiclir.reference_english.is_empty()
     for collection in wc.languages:
         ids = wikiclir.queries.filter(pl.col("query_id").str.starts_with(f"en-{collection}-"))
         qids = {_collection_and_qid(query_id)[1] for query_id in ids["query_id"]}
@@ -475,9 +475,9 @@ def test_a_missing_language_is_named(mm: MmarcoFixture) -> None:
 SCRIPT = """
 import sys
 from pathlib import Path
-from clirbench.datasets.clirmatrix import build_clirmatrix
-from clirbench.datasets.mmarco import build_mmarco
-from clirbench.datasets.wikiclir import build_wikiclir
+from clirbench.data.clirmatrix import build_clirmatrix
+from clirbench.data.mmarco import build_mmarco
+from clirbench.data.wikiclir import build_wikiclir
 out = Path(sys.argv[1])
 fractions = {fractions}
 built = {{
@@ -486,7 +486,7 @@ built = {{
     "wikiclir": build_wikiclir({wc_languages}, {seed}, fractions, 5),
 }}
 for name, dataset in built.items():
-    for table in ("docs", "queries", "qrels", "translated_docs"):
+    for table in ("docs", "queries", "qrels", "reference_english"):
         getattr(dataset, table).write_parquet(out / f"{{name}}.{{table}}.parquet")
 """
 
@@ -513,7 +513,7 @@ def test_environment_home_in_a_fresh_process(
     for name, dataset in (("clirmatrix", clirmatrix), ("mmarco", mmarco), ("wikiclir", wikiclir)):
         tables = {
             table: pl.read_parquet(tmp_path / f"{name}.{table}.parquet")
-            for table in ("docs", "queries", "qrels", "translated_docs")
+            for table in ("docs", "queries", "qrels", "reference_english")
         }
         _assert_same(dataset, Dataset(**tables))
 
@@ -523,7 +523,7 @@ def test_workflow_settings_reach_each_ir_datasets_builder(
 ) -> None:
     """build_dataset, as the prepare rule calls it, gives what the builders give directly
     (non-default options, so a setting that does not reach its builder shows)."""
-    from clirbench.datasets import build_dataset
+    from clirbench.data.builders import build_dataset
 
     common = {"seed": SEED, "split_fractions": FRACTIONS, "build_docstore": False}
     cases = {
@@ -607,7 +607,7 @@ def test_paper_dataset_types_run_through_the_workflow(
     conditions = dict(summary.group_by("dataset").agg(pl.col("condition").unique().sort()).rows())
     assert conditions == {
         "clirmatrix": ["original"],  # no English parallel documents yet
-        "mmarco": ["original", "translated"],
+        "mmarco": ["original", "reference-english"],
         "wikiclir": ["original"],
     }
     systems = dict(summary.group_by("dataset").agg(pl.col("system").unique().sort()).rows())

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clirbench.config import conditions_of, system_names
+from clirbench.core.settings import validated_settings
+from clirbench.core.systems import DENSE_EXACT, LEXICAL, Study
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -48,16 +49,20 @@ def paper_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
 
 def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) -> None:
     config, output = paper_plan
-    config.setdefault("evaluation", {})
+    study = Study(validated_settings(config))
     datasets, encoders, bm25 = config["datasets"], config["encoders"], config["bm25"]
-    runs_per_system = sum(len(conditions_of(config, name)) for name in datasets)
+    runs_per_system = sum(len(study.conditions(name)) for name in datasets)
+    assert len(study.systems_of(LEXICAL)) == len(bm25)
+    assert len(study.systems_of(DENSE_EXACT)) == len(encoders)
     assert job_counts(output) == {
         "prepare_dataset": len(datasets),
+        "split_queries": len(datasets),
+        "count_dataset": len(datasets),
         "embed_queries": len(datasets) * len(encoders),
         "embed_docs": runs_per_system * len(encoders),
         "bm25_run": runs_per_system * len(bm25),
         "dense_run": runs_per_system * len(encoders),
-        "evaluate_run": runs_per_system * len(system_names(config)),
+        "evaluate_run": runs_per_system * (len(bm25) + len(encoders)),
         "summarise_metrics": 1,
         "report": 1,
         "all": 1,
@@ -91,7 +96,7 @@ def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]
         "stages.fine_tuning: values still to be filled in: stages.fine_tuning.batch_size" in output
     )
     assert "stages.translation: values still" not in output
-    assert "datasets clirmatrix, wikiclir: no English parallel documents" in output
+    assert "datasets clirmatrix, wikiclir: no reference English documents" in output
 
 
 def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
@@ -112,9 +117,10 @@ def test_offline_xquad_config_plans(tmp_path: Path) -> None:
     result = dry_run(path, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     config = yaml.safe_load(path.read_text())
-    # Tatoeba xx-en already searches English sentences: it has no translated condition.
-    assert conditions_of(config, "tatoeba") == ["original"]
-    assert conditions_of(config, "xquad") == ["original", "translated"]
+    study = Study(validated_settings(config))
+    # Tatoeba xx-en already searches English sentences: it has no English condition.
+    assert [c.name for c in study.conditions("tatoeba")] == ["original"]
+    assert [c.name for c in study.conditions("xquad")] == ["original", "reference-english"]
     counts = job_counts(result.stdout)
     assert counts["prepare_dataset"] == 2
     assert counts["bm25_run"] == 3 * len(config["bm25"])

@@ -4,7 +4,7 @@
     pytest -q -m slurm tests/test_slurm.py
 
 Skipped (with the reason) unless root on Debian with slurmctld, slurmd and munged installed.
-A tiny study (4 languages, 40 entities, BM25 + one small encoder) runs as 8 sbatch jobs.
+A tiny study (4 languages, 40 entities, BM25 + one small encoder) runs as 9 sbatch jobs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ SYSTEMS = {"bm25-icu", "me5-small"}
 # Rules of the jobs that must have gone through sbatch (the plugin keeps one log folder per rule).
 RULES = {
     "prepare_dataset",
+    "split_queries",
     "bm25_run",
     "embed_queries",
     "embed_docs",
@@ -35,8 +36,8 @@ RULES = {
     "evaluate_run",
     "summarise_metrics",
 }
-JOBS = 8  # evaluate_run runs twice
-TIMEOUT = 170  # seconds; then SIGINT, which the plugin answers by cancelling its SLURM jobs
+JOBS = 9  # evaluate_run runs twice
+TIMEOUT = 240  # seconds; then SIGINT, which the plugin answers by cancelling its SLURM jobs
 
 
 def tiny_config(tmp_path: Path) -> dict:

@@ -6,8 +6,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from clirbench.datamodel import validate
-from clirbench.datasets.tatoeba import (
+from clirbench.core.datamodel import validate
+from clirbench.data.tatoeba import (
     DIRECTIONS,
     TATOEBA_LANGUAGES,
     TATOEBA_SHA256,
@@ -17,14 +17,14 @@ from clirbench.datasets.tatoeba import (
     tatoeba_language_code,
     usable_tatoeba_languages,
 )
-from clirbench.download import DownloadError
-from clirbench.languages import is_known_language
+from clirbench.data.download import DownloadError
+from clirbench.core.languages import is_known_language
 
 TATOEBA_FOLDER = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tatoeba"
 # kzj and dtp both map to "dtp"; cmn and yue are two Chinese languages; kab has no 639-1 code.
 LANGUAGES = ["cmn", "deu", "dtp", "fra", "kab", "kzj", "nld", "yue"]
 FRACTIONS = {"train": 0.6, "dev": 0.1, "test": 0.3}
-ALL_SOURCES = {t: t for t in ("docs", "queries", "qrels", "translated_docs")}
+ALL_SOURCES = {t: t for t in ("docs", "queries", "qrels", "reference_english")}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_download_failure_names_the_url_and_the_config_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "clirbench.datasets.tatoeba.TATOEBA_URL", "http://127.0.0.1:9/{commit}/{name}"
+        "clirbench.data.tatoeba.TATOEBA_URL", "http://127.0.0.1:9/{commit}/{name}"
     )
     with pytest.raises(
         DownloadError,
@@ -160,7 +160,7 @@ def test_codes_cldr_does_not_know_are_refused() -> None:
 def test_the_dataset_validates(built) -> None:
     _, dataset = built
     validate(dataset, ALL_SOURCES)
-    assert dataset.translated_docs["lang"].unique().to_list() == ["en"]
+    assert dataset.reference_english["lang"].unique().to_list() == ["en"]
     assert set(dataset.docs["lang"]) | set(dataset.queries["lang"]) == {
         "de", "dtp", "en", "fr", "kab", "nl", "yue", "zh"
     }  # fmt: skip
@@ -210,7 +210,7 @@ def test_an_english_query_is_judged_against_every_translation(files) -> None:
     assert back["query_id"].n_unique() == 1 and {"de", "fr", "nl", "zh"} <= set(back["doc_lang"])
 
 
-def test_translated_docs_are_the_aligned_english(files) -> None:
+def test_reference_english_are_the_aligned_english(files) -> None:
     dataset = build_tatoeba(files, "en-xx", 7, FRACTIONS)
     src, eng = files["deu"]
     line = 17
@@ -218,10 +218,10 @@ def test_translated_docs_are_the_aligned_english(files) -> None:
     english = eng.read_text(encoding="utf-8").split("\n")[line]
     doc_id = f"tatoeba-deu-{line:04d}-deu"
     assert dataset.docs.filter(pl.col("doc_id") == doc_id)["text"].to_list() == [german]
-    assert dataset.translated_docs.filter(pl.col("doc_id") == doc_id)["text"].to_list() == [english]
+    assert dataset.reference_english.filter(pl.col("doc_id") == doc_id)["text"].to_list() == [english]
     xx_en = build_tatoeba(files, "xx-en", 7, FRACTIONS)
     # an English document is its own translation
-    assert xx_en.translated_docs.select("doc_id", "text").equals(
+    assert xx_en.reference_english.select("doc_id", "text").equals(
         xx_en.docs.select("doc_id", "text")
     )
 
@@ -239,7 +239,7 @@ def test_both_directions_split_the_clusters(files) -> None:
 def test_builds_are_deterministic_and_splits_follow_fractions(files, built) -> None:
     direction, dataset = built
     again = build_tatoeba(files, direction, 7, FRACTIONS)
-    for table in ("docs", "queries", "qrels", "translated_docs"):
+    for table in ("docs", "queries", "qrels", "reference_english"):
         assert getattr(again, table).equals(getattr(dataset, table))
     shares = dataset.queries["split"].value_counts(normalize=True)
     for split, fraction in FRACTIONS.items():

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from workflow_runner import run_snakemake, snakemake
 
-from clirbench.evaluation import SUMMARY_COLUMNS
-from clirbench.languages import script_of
+from clirbench.evaluate.metrics import SUMMARY_COLUMNS
+from clirbench.core.languages import script_of
 
 pytestmark = pytest.mark.slow
 
@@ -65,13 +65,13 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
     _, tmp = finished_run
     out = tmp / "results" / "tiny"
-    for table in ("docs", "docs_translated", "queries", "qrels"):
+    for table in ("docs", "docs_reference_english", "queries", "qrels", "queries_evaluated"):
         assert (out / "data" / "cards" / f"{table}.parquet").exists()
     runs = sorted(p.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("*.trec"))
     assert runs == [
         f"cards/{c}/{s}.trec"
-        for c in ("original", "translated")
-        for s in ("bm25-icu", "me5-small", "minilm")
+        for c in ("original", "reference-english")
+        for s in ("dense-exact/me5-small", "dense-exact/minilm", "lexical/bm25-icu")
     ]
     summary = pl.read_csv(out / "metrics" / "summary.csv")
     assert summary.columns == SUMMARY_COLUMNS
@@ -139,7 +139,7 @@ def test_only_encoders_put_on_cuda_ask_for_a_gpu(tmp_path: Path) -> None:
     assert gpu_jobs == {
         ("embed_queries", "dataset=cards, encoder=minilm"),
         ("embed_docs", "dataset=cards, condition=original, encoder=minilm"),
-        ("embed_docs", "dataset=cards, condition=translated, encoder=minilm"),
+        ("embed_docs", "dataset=cards, condition=reference-english, encoder=minilm"),
     }
 
 
@@ -161,7 +161,9 @@ def test_local_collection_without_translation_runs_only_original(tmp_path: Path)
     jobs = planned_jobs(snakemake(config, tmp_path, "--dry-run"))
     evaluated = {wildcards for rule, wildcards in jobs if rule == "evaluate_run"}
     assert evaluated == {
-        f"dataset=mine, condition=original, system={s}" for s in ("bm25-icu", "me5-small", "minilm")
+        "dataset=mine, condition=original, kind=lexical, system=bm25-icu",
+        "dataset=mine, condition=original, kind=dense-exact, system=me5-small",
+        "dataset=mine, condition=original, kind=dense-exact, system=minilm",
     }
     # The user's files are inputs: editing one re-prepares the dataset.
     prepare = next(

@@ -1,58 +1,140 @@
-# Shared helpers: target lists, per-rule resources and the stable params of each job.
+# Every input function of the workflow (named get_*), one section per stage, all derived from
+# the typed settings (SETTINGS) and the study's registry (STUDY, clirbench.core.systems); the
+# rule files hold only rules, as `snakemake --lint` asks.
 
 
-def run_grid():
-    """(dataset, condition, system) of every run the config asks for."""
-    return [
-        (dataset, condition, system)
-        for dataset in DATASETS
-        for condition in conditions_of(config, dataset)
-        for system in SYSTEMS
-    ]
+def get_final_output():
+    """The targets of the default run: the report, which depends on every enabled stage."""
+    return [f"{OUT}/report.html"]
 
 
-def pair_metric_files():
-    return [
-        f"{OUT}/metrics/{dataset}/{condition}/{system}.pairs.parquet"
-        for dataset, condition, system in run_grid()
-    ]
+def get_dataset_params(wildcards):
+    return canonical_json(dict(SETTINGS.datasets[wildcards.dataset].options))
 
 
-def dataset_params(wildcards):
-    return canonical_json(dataset_settings(config, wildcards.dataset))
+def get_relevance_threshold(wildcards):
+    return SETTINGS.datasets[wildcards.dataset].relevance_threshold
 
 
-def encoder_params(wildcards):
-    return canonical_json(config["encoders"][wildcards.encoder])
+def get_local_files(wildcards):
+    """A local collection's files are inputs, so editing them re-prepares the dataset."""
+    return SETTINGS.datasets[wildcards.dataset].local_files
 
 
-def encoder_gpus(wildcards):
-    return int(uses_gpu(config["encoders"][wildcards.encoder]))
+def get_condition_docs(wildcards):
+    """The documents table of one condition of a dataset."""
+    table = STUDY.condition(wildcards.dataset, wildcards.condition).docs_table
+    return f"{OUT}/{table.format(dataset=wildcards.dataset)}"
 
 
-def dataset_table(name):
-    return f"{OUT}/data/{{dataset}}/{name}.parquet"
-
-
-def docs_of_condition(wildcards):
-    table = "docs" if wildcards.condition == "original" else "docs_translated"
-    return f"{OUT}/data/{wildcards.dataset}/{table}.parquet"
-
-
-def names_regex(names):
-    return "|".join(map(re.escape, names)) or "(?!)"
-
-
-def all_cores(wildcards):
+def get_all_cores(wildcards):
     """Encoders use every core they are given; a callable, so commands that run no job
     (--unlock, --report, --cleanup-metadata) work without --cores."""
     return workflow.cores
 
 
-def local_inputs(wildcards):
-    """A local collection's files are inputs, so editing them re-prepares the dataset."""
-    settings = config["datasets"][wildcards.dataset]
-    if settings["type"] != "local":
-        return []
-    keys = ("docs", "queries", "qrels", "translated_docs")
-    return [settings[key] for key in keys if settings.get(key)]
+# --- data ---------------------------------------------------------------------
+
+
+def get_data_benchmarks():
+    return [
+        f"{OUT}/benchmarks/{rule}/{dataset}.tsv"
+        for rule in ("prepare_dataset", "split_queries")
+        for dataset in STUDY.datasets
+    ]
+
+
+
+# --- embed --------------------------------------------------------------------
+
+
+def get_embed_benchmarks():
+    queries = [
+        f"{OUT}/benchmarks/embed_queries/{dataset}/{encoder}.tsv"
+        for dataset in STUDY.datasets
+        for encoder in STUDY.encoders_in_use()
+    ]
+    docs = [
+        f"{OUT}/benchmarks/embed_docs/{dataset}/{condition.name}/{encoder}.tsv"
+        for dataset in STUDY.datasets
+        for condition in STUDY.conditions(dataset)
+        for encoder in STUDY.encoders_in_use()
+    ]
+    return queries + docs
+
+
+
+def get_encoder_params(wildcards):
+    return canonical_json(SETTINGS.encoders[wildcards.encoder])
+
+
+def get_encoder_gpus(wildcards):
+    return int(STUDY.systems[wildcards.encoder].gpu)
+
+
+# --- retrieve -----------------------------------------------------------------
+
+
+def get_retrieve_benchmarks():
+    return [
+        run.path(f"{OUT}/benchmarks/{run.system.kind.rule}", ".tsv")
+        for run in STUDY.run_grid()
+    ]
+
+
+
+def get_bm25_params(wildcards):
+    return canonical_json(SETTINGS.bm25[wildcards.system])
+
+
+# --- evaluate -----------------------------------------------------------------
+
+
+def get_pair_metric_files():
+    return [run.path(f"{OUT}/metrics", ".pairs.parquet") for run in STUDY.run_grid()]
+
+
+def get_run_labels():
+    """(dataset, condition, system) of each pair metrics file, the rows of summary.csv."""
+    return [(run.dataset, run.condition, run.system.name) for run in STUDY.run_grid()]
+
+
+def get_dataset_count_files():
+    return [f"{OUT}/metrics/{dataset}/dataset_counts.json" for dataset in STUDY.datasets]
+
+
+def get_evaluate_benchmarks():
+    runs = [run.path(f"{OUT}/benchmarks/evaluate_run", ".tsv") for run in STUDY.run_grid()]
+    counts = [f"{OUT}/benchmarks/count_dataset/{dataset}.tsv" for dataset in STUDY.datasets]
+    return runs + counts + [f"{OUT}/benchmarks/summarise_metrics/all.tsv"]
+
+
+
+def get_pool_min_relevance(wildcards):
+    return SETTINGS.datasets[wildcards.dataset].options.get("pool_min_relevance")
+
+
+# --- report -------------------------------------------------------------------
+
+
+def get_benchmark_files():
+    """Every job's benchmark file, for the report's stage times (declared, so stale files of
+    earlier configs in the same folder are never counted)."""
+    stages = (
+        get_data_benchmarks,
+        get_embed_benchmarks,
+        get_retrieve_benchmarks,
+        get_evaluate_benchmarks,
+    )
+    return sorted(path for list_benchmarks in stages for path in list_benchmarks())
+
+
+def get_report_metadata():
+    return canonical_json(
+        {
+            "experiment": SETTINGS.experiment,
+            "config_hash": SETTINGS.hash,
+            "models": STUDY.descriptions(),
+            "highlighted_pairs": [list(pair) for pair in SETTINGS.evaluation.highlighted_pairs],
+        }
+    )

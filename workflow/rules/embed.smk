@@ -1,53 +1,46 @@
-# Stage 2: bi-encoder embeddings of queries and documents, through the shared cache.
-
-
-wildcard_constraints:
-    encoder=names_regex(sorted(config["encoders"])),
-
+# Stage 2, embeddings: bi-encoder vectors of queries and documents, through the shared cache.
 
 rule embed_queries:
     input:
-        queries=dataset_table("queries"),
+        f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
     output:
-        f"{OUT}/embeddings/{{dataset}}/queries/{{encoder}}.npy",
+        f"{OUT}/embeddings/{{dataset}}/queries/{{encoder}}.npz",
     params:
         kind="query",
-        encoder=encoder_params,
-        query_split=config["evaluation"]["query_split"],
-        cache=config["embedding_cache"],
+        encoder=get_encoder_params,
+        cache=SETTINGS.embedding_cache,
     log:
         f"{OUT}/logs/embed_queries/{{dataset}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_queries/{{dataset}}/{{encoder}}.tsv"
-    threads: all_cores
+    threads: get_all_cores
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=encoder_gpus,
+        gpu=get_encoder_gpus,
     conda:
         "../../envs/models.yaml"
     script:
         "../scripts/embed.py"
 
-
 rule embed_docs:
     input:
-        docs=docs_of_condition,
+        get_condition_docs,
     output:
-        f"{OUT}/embeddings/{{dataset}}/{{condition}}/{{encoder}}.npy",
+        f"{OUT}/embeddings/{{dataset}}/docs/{{condition}}/{{encoder}}.npz",
     params:
         kind="document",
-        encoder=encoder_params,
-        cache=config["embedding_cache"],
+        encoder=get_encoder_params,
+        cache=SETTINGS.embedding_cache,
     log:
         f"{OUT}/logs/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.tsv"
-    threads: all_cores
+    threads: get_all_cores
     resources:
         mem_mb=8000,
         runtime=720,
-        gpu=encoder_gpus,
+        gpu=get_encoder_gpus,
     conda:
         "../../envs/models.yaml"
     script:

@@ -1,23 +1,23 @@
-# Stage 4: metrics per query and per (query language, document language) pair.
+# Stage 4, evaluation: metrics per query and language pair for every run, the summary table
+# and the dataset counts the report shows.
 
 
 rule evaluate_run:
     input:
-        run=f"{OUT}/runs/{{dataset}}/{{condition}}/{{system}}.trec",
-        qrels=dataset_table("qrels"),
-        queries=dataset_table("queries"),
-        # Pairs are keyed by the original document language, in both conditions.
-        docs=dataset_table("docs"),
+        run=f"{OUT}/runs/{{dataset}}/{{condition}}/{{kind}}/{{system}}.trec",
+        qrels=f"{OUT}/data/{{dataset}}/qrels.parquet",
+        queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
+        # Pairs are keyed by the original document language, in every condition.
+        docs=f"{OUT}/data/{{dataset}}/docs.parquet",
     output:
-        per_query=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{system}}.per_query.parquet",
-        pairs=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{system}}.pairs.parquet",
+        per_query=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{kind}}/{{system}}.per_query.parquet",
+        pairs=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{kind}}/{{system}}.pairs.parquet",
     params:
-        relevance_threshold=lambda wildcards: relevance_threshold(config, wildcards.dataset),
-        query_split=config["evaluation"]["query_split"],
+        relevance_threshold=get_relevance_threshold,
     log:
-        f"{OUT}/logs/evaluate_run/{{dataset}}/{{condition}}/{{system}}.log",
+        f"{OUT}/logs/evaluate_run/{{dataset}}/{{condition}}/{{kind}}/{{system}}.log",
     benchmark:
-        f"{OUT}/benchmarks/evaluate_run/{{dataset}}/{{condition}}/{{system}}.tsv"
+        f"{OUT}/benchmarks/evaluate_run/{{dataset}}/{{condition}}/{{kind}}/{{system}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -30,13 +30,15 @@ rule evaluate_run:
 
 rule summarise_metrics:
     input:
-        pair_metric_files(),
+        get_pair_metric_files(),
     output:
         report(
             f"{OUT}/metrics/summary.csv",
             caption="../report/summary.rst",
             category="Metrics",
         ),
+    params:
+        runs=get_run_labels(),
     log:
         f"{OUT}/logs/summarise_metrics.log",
     benchmark:
@@ -49,3 +51,29 @@ rule summarise_metrics:
         "../../envs/data.yaml"
     script:
         "../scripts/summarise_metrics.py"
+
+
+rule count_dataset:
+    input:
+        docs=f"{OUT}/data/{{dataset}}/docs.parquet",
+        qrels=f"{OUT}/data/{{dataset}}/qrels.parquet",
+        queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
+    output:
+        f"{OUT}/metrics/{{dataset}}/dataset_counts.json",
+    params:
+        kind=lambda wildcards: SETTINGS.datasets[wildcards.dataset].type,
+        relevance_threshold=get_relevance_threshold,
+        query_split=SETTINGS.evaluation.query_split,
+        pool_min_relevance=get_pool_min_relevance,
+    log:
+        f"{OUT}/logs/count_dataset/{{dataset}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/count_dataset/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/count_dataset.py"

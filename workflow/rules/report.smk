@@ -4,7 +4,8 @@
 rule report:
     input:
         summary=f"{OUT}/metrics/summary.csv",
-        datasets=expand(f"{OUT}/data/{{dataset}}/docs.parquet", dataset=DATASETS),
+        dataset_counts=get_dataset_count_files(),
+        benchmarks=get_benchmark_files(),
     output:
         report(
             f"{OUT}/report.html",
@@ -12,8 +13,7 @@ rule report:
             category="Report",
         ),
     params:
-        config=canonical_json(config),
-        benchmarks=f"{OUT}/benchmarks",
+        metadata=get_report_metadata(),
     log:
         f"{OUT}/logs/report.log",
     threads: 1

@@ -1,22 +1,22 @@
-# Stage 3: ranked lists (TREC runs) of BM25 and of exact dense search over the whole pool.
-
+# Stage 3, retrieval: a TREC run per dataset, condition and system, in a folder per system
+# kind (runs/{dataset}/{condition}/{kind}/{system}.trec), so no two rules share a pattern.
+from clirbench.core.systems import DENSE_EXACT, LEXICAL, wildcard_regex
 
 rule bm25_run:
     input:
-        docs=docs_of_condition,
-        queries=dataset_table("queries"),
+        docs=get_condition_docs,
+        queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
     output:
-        f"{OUT}/runs/{{dataset}}/{{condition}}/{{system}}.trec",
+        f"{OUT}/runs/{{dataset}}/{{condition}}/{LEXICAL.name}/{{system}}.trec",
     wildcard_constraints:
-        system=names_regex(sorted(config["bm25"])),
+        system=wildcard_regex(s.name for s in STUDY.systems_of(LEXICAL)),
     params:
-        settings=lambda wildcards: canonical_json(config["bm25"][wildcards.system]),
-        query_split=config["evaluation"]["query_split"],
-        top_k=config["retrieval"]["top_k"],
+        settings=get_bm25_params,
+        top_k=SETTINGS.top_k,
     log:
-        f"{OUT}/logs/bm25_run/{{dataset}}/{{condition}}/{{system}}.log",
+        f"{OUT}/logs/bm25_run/{{dataset}}/{{condition}}/{LEXICAL.name}/{{system}}.log",
     benchmark:
-        f"{OUT}/benchmarks/bm25_run/{{dataset}}/{{condition}}/{{system}}.tsv"
+        f"{OUT}/benchmarks/bm25_run/{{dataset}}/{{condition}}/{LEXICAL.name}/{{system}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -26,22 +26,22 @@ rule bm25_run:
     script:
         "../scripts/bm25_run.py"
 
-
 rule dense_run:
     input:
-        docs=docs_of_condition,
-        queries=dataset_table("queries"),
-        doc_vectors=f"{OUT}/embeddings/{{dataset}}/{{condition}}/{{encoder}}.npy",
-        query_vectors=f"{OUT}/embeddings/{{dataset}}/queries/{{encoder}}.npy",
+        docs=get_condition_docs,
+        queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
+        doc_vectors=f"{OUT}/embeddings/{{dataset}}/docs/{{condition}}/{{system}}.npz",
+        query_vectors=f"{OUT}/embeddings/{{dataset}}/queries/{{system}}.npz",
     output:
-        f"{OUT}/runs/{{dataset}}/{{condition}}/{{encoder}}.trec",
+        f"{OUT}/runs/{{dataset}}/{{condition}}/{DENSE_EXACT.name}/{{system}}.trec",
+    wildcard_constraints:
+        system=wildcard_regex(s.name for s in STUDY.systems_of(DENSE_EXACT)),
     params:
-        query_split=config["evaluation"]["query_split"],
-        top_k=config["retrieval"]["top_k"],
+        top_k=SETTINGS.top_k,
     log:
-        f"{OUT}/logs/dense_run/{{dataset}}/{{condition}}/{{encoder}}.log",
+        f"{OUT}/logs/dense_run/{{dataset}}/{{condition}}/{DENSE_EXACT.name}/{{system}}.log",
     benchmark:
-        f"{OUT}/benchmarks/dense_run/{{dataset}}/{{condition}}/{{encoder}}.tsv"
+        f"{OUT}/benchmarks/dense_run/{{dataset}}/{{condition}}/{DENSE_EXACT.name}/{{system}}.tsv"
     threads: 1
     resources:
         mem_mb=8000,

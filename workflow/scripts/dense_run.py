@@ -1,15 +1,21 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
 from pathlib import Path
 
-from clirbench.stages import dense_run, start_logging
+from clirbench.core.joblog import start_logging
+from clirbench.retrieve.rules import dense_run
 
-start_logging(snakemake.log[0])
+start_logging()
 dense_run(
-    snakemake.wildcards.encoder,
+    snakemake.wildcards.system,
     Path(snakemake.input.docs),
     Path(snakemake.input.queries),
     Path(snakemake.input.doc_vectors),
     Path(snakemake.input.query_vectors),
-    snakemake.params.query_split,
     snakemake.params.top_k,
     Path(snakemake.output[0]),
 )

@@ -1,8 +1,16 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
 from pathlib import Path
 
-from clirbench.stages import embed_table, load_settings, start_logging
+from clirbench.core.joblog import start_logging
+from clirbench.core.settings import load_settings
+from clirbench.embed.rules import embed_table
 
-start_logging(snakemake.log[0])
+start_logging()
 embed_table(
     Path(snakemake.input[0]),
     snakemake.params.kind,
@@ -11,5 +19,4 @@ embed_table(
     Path(snakemake.params.cache),
     Path(snakemake.output[0]),
     snakemake.threads,
-    snakemake.params.get("query_split", "all"),
 )

@@ -1,15 +1,21 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
 from pathlib import Path
 
-from clirbench.stages import evaluate, start_logging
+from clirbench.core.joblog import start_logging
+from clirbench.evaluate.rules import evaluate
 
-start_logging(snakemake.log[0])
+start_logging()
 evaluate(
     Path(snakemake.input.run),
     Path(snakemake.input.qrels),
     Path(snakemake.input.queries),
     Path(snakemake.input.docs),
     snakemake.params.relevance_threshold,
-    snakemake.params.query_split,
     Path(snakemake.output.per_query),
     Path(snakemake.output.pairs),
 )

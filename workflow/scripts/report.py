@@ -1,12 +1,20 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
 from pathlib import Path
 
-from clirbench.stages import load_settings, report, start_logging
+from clirbench.core.joblog import start_logging
+from clirbench.core.settings import load_settings
+from clirbench.report.rules import report
 
-start_logging(snakemake.log[0])
+start_logging()
 report(
     Path(snakemake.input.summary),
-    [Path(path).parent for path in snakemake.input.datasets],
-    load_settings(snakemake.params.config),
-    Path(snakemake.params.benchmarks),
+    [Path(path) for path in snakemake.input.dataset_counts],
+    [Path(path) for path in snakemake.input.benchmarks],
+    load_settings(snakemake.params.metadata),
     Path(snakemake.output[0]),
 )

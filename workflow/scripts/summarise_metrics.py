@@ -1,10 +1,17 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
 from pathlib import Path
 
-from clirbench.stages import start_logging, summarise
+from clirbench.core.joblog import start_logging
+from clirbench.evaluate.rules import summarise
 
-start_logging(snakemake.log[0])
+start_logging()
 summarise(
+    [tuple(labels) for labels in snakemake.params.runs],
     [Path(path) for path in snakemake.input],
-    Path(snakemake.input[0]).parents[2],
     Path(snakemake.output[0]),
 )

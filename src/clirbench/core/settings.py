@@ -1,0 +1,209 @@
+"""The study's configuration, read once into typed settings.
+
+The workflow config is validated against `config.schema.yaml` (beside this module), which
+also fills in every default: defaults live in the schema and nowhere else. `StudySettings`
+is what the rest of the code reads; rules pass each job only the part it needs, as
+canonical JSON, so equal settings give equal params and no false re-runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import importlib.resources
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+SCHEMA_FILE = "config.schema.yaml"
+
+# Dataset types whose source has the English parallel of every document: their reference
+# English is a condition without machine translation.
+REFERENCE_ENGLISH_TYPES = frozenset({"cldr_cards", "xquad", "mmarco", "tatoeba"})
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted, compact JSON: equal settings give equal strings, so params trigger no false reruns."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def load_settings(text: str) -> dict[str, Any]:
+    """The inverse of `canonical_json`, for a job's params."""
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:12]
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    text = importlib.resources.files("clirbench.core").joinpath(SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = yaml.safe_load(text)
+    return schema
+
+
+def schema_path() -> str:
+    """The schema file, for `snakemake.utils.validate`."""
+    return str(importlib.resources.files("clirbench.core").joinpath(SCHEMA_FILE))
+
+
+def section_defaults(section: str) -> dict[str, Any]:
+    """Defaults of one entry of a named-entries section (`bm25`, `encoders`), from the schema."""
+    entry = config_schema()["properties"][section]["additionalProperties"]
+    return {
+        key: copy.deepcopy(spec["default"])
+        for key, spec in entry["properties"].items()
+        if "default" in spec
+    }
+
+
+def with_section_defaults(section: str, name: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """`mapping` (one `section.name` entry) completed with the schema's defaults; unknown keys
+    are an error naming the key."""
+    entry = config_schema()["properties"][section]["additionalProperties"]
+    known = entry["properties"]
+    for key in mapping:
+        if key not in known:
+            raise ValueError(
+                f"{section}.{name}.{key}: unknown key (known keys: {', '.join(sorted(known))})"
+            )
+    for key in entry.get("required", []):
+        if key not in mapping:
+            raise ValueError(f"{section}.{name}.{key}: missing")
+    return section_defaults(section) | dict(mapping)
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """One `datasets.<name>` entry: its type, the builder's options, its relevance threshold."""
+
+    name: str
+    type: str
+    options: Mapping[str, Any]  # everything that shapes the prepared tables
+    relevance_threshold: int  # the dataset's own, else evaluation.relevance_threshold
+
+    @property
+    def config_key(self) -> str:
+        return f"datasets.{self.name}"
+
+    @property
+    def has_reference_english(self) -> bool:
+        """The source ships an English version of every document (no MT needed)."""
+        return self.type in REFERENCE_ENGLISH_TYPES or bool(self.options.get("translated_docs"))
+
+    @property
+    def documents_are_english(self) -> bool:
+        """Tatoeba xx-en searches English sentences: an English version would change nothing."""
+        return self.type == "tatoeba" and self.options["direction"] == "xx-en"
+
+    @property
+    def local_files(self) -> list[str]:
+        """A `local` collection's files: inputs of its preparation, so edits re-prepare it."""
+        if self.type != "local":
+            return []
+        keys = ("docs", "queries", "qrels", "translated_docs")
+        return [self.options[key] for key in keys if self.options.get(key)]
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    query_split: str  # the evaluated split ("all": every query)
+    relevance_threshold: int
+    highlighted_pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """The validated config (schema defaults filled in), typed."""
+
+    experiment: str
+    results_dir: str
+    embedding_cache: str
+    conditions: tuple[str, ...]
+    datasets: Mapping[str, DatasetSettings]
+    bm25: Mapping[str, Mapping[str, Any]]
+    encoders: Mapping[str, Mapping[str, Any]]
+    evaluation: EvaluationSettings
+    top_k: int
+    stages: Mapping[str, Mapping[str, Any]]
+    config: Mapping[str, Any]  # the whole validated config, for its hash and the report
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StudySettings:
+        """Typed settings of a config that `snakemake.utils.validate` has checked and completed."""
+        evaluation = config["evaluation"]
+        datasets = {
+            name: DatasetSettings(
+                name=name,
+                type=entry["type"],
+                options={k: v for k, v in entry.items() if k != "relevance_threshold"},
+                relevance_threshold=int(
+                    entry.get("relevance_threshold", evaluation["relevance_threshold"])
+                ),
+            )
+            for name, entry in sorted(config["datasets"].items())
+        }
+        return cls(
+            experiment=config["experiment"],
+            results_dir=config["results_dir"],
+            embedding_cache=config["embedding_cache"],
+            conditions=tuple(config["conditions"]),
+            datasets=datasets,
+            bm25=dict(config["bm25"]),
+            encoders=dict(config["encoders"]),
+            evaluation=EvaluationSettings(
+                query_split=evaluation["query_split"],
+                relevance_threshold=int(evaluation["relevance_threshold"]),
+                highlighted_pairs=tuple(
+                    (str(q), str(d)) for q, d in evaluation["highlighted_pairs"]
+                ),
+            ),
+            top_k=int(config["retrieval"]["top_k"]),
+            stages=dict(config["stages"]),
+            config=config,
+        )
+
+    @property
+    def output_root(self) -> str:
+        return f"{self.results_dir}/{self.experiment}"
+
+    @property
+    def hash(self) -> str:
+        return config_hash(self.config)
+
+
+def unset_keys(settings: Mapping[str, Any], prefix: str) -> list[str]:
+    """Dotted keys of `settings` whose value is null (known to be needed, value not known)."""
+    unset = []
+    for key, value in sorted(settings.items()):
+        if value is None:
+            unset.append(f"{prefix}.{key}")
+        elif isinstance(value, Mapping):
+            unset.extend(unset_keys(value, f"{prefix}.{key}"))
+    return unset
+
+
+def validated_settings(config: Mapping[str, Any]) -> StudySettings:
+    """Typed settings of a raw config: validated against the schema, defaults filled in (what
+    the Snakefile does with `snakemake.utils.validate`), for code and tests outside Snakemake."""
+    import jsonschema
+
+    completed = copy.deepcopy(dict(config))
+    validator_class = jsonschema.validators.validator_for(config_schema())
+
+    def fill_defaults(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, dict):
+            for key, spec in properties.items():
+                if isinstance(spec, dict) and "default" in spec:
+                    instance.setdefault(key, copy.deepcopy(spec["default"]))
+        yield from validator_class.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    filling = jsonschema.validators.extend(validator_class, {"properties": fill_defaults})
+    filling(config_schema()).validate(completed)
+    return StudySettings.from_config(completed)

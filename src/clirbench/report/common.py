@@ -1,0 +1,45 @@
+"""What every section of the report shares: how values are shown and in which order.
+
+Kept in one place so that the tables, heatmaps and pair tables of the page cannot disagree
+about the number of decimals, the dash for a missing value or the order of the conditions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from clirbench.core.systems import condition_sort_key
+
+DECIMALS = 3
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table value as shown: formatted text, bold when best in its column."""
+
+    text: str
+    best: bool = False
+
+
+def format_value(value: float | None) -> str:
+    """The value at the report's precision, or a dash when missing (None or NaN)."""
+    return MISSING if value is None or math.isnan(value) else f"{value:.{DECIMALS}f}"
+
+
+def ordered(column: pl.Series) -> list[str]:
+    """Distinct values in order of first appearance: summary_table's sort, or the caller's."""
+    return column.unique(maintain_order=True).to_list()
+
+
+def conditions(frame: pl.DataFrame) -> list[str]:
+    """The frame's conditions: original, reference English, then machine translations."""
+    return sorted(ordered(frame["condition"]), key=condition_sort_key)
+
+
+def value_lookup(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[str, ...], float]:
+    """The `value` column keyed by the given columns."""
+    return {tuple(row[:-1]): row[-1] for row in frame.select(*keys, "value").iter_rows()}

@@ -1,0 +1,85 @@
+"""The study's HTML report: one self-contained page with tables, heatmaps and run metadata.
+
+Self-contained means no network access is needed to read it (images are inlined PNGs,
+styles are inline), so the page can be archived or mailed next to the results and still
+render years later. This module assembles the sections' contexts (one module per section:
+table3, datasets, heatmaps, highlighted_pairs, run_metadata) and renders
+templates/report.html.j2, which includes one part per section from templates/sections/.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import polars as pl
+
+from clirbench.core.atomic import write_text
+from clirbench.evaluate.dataset_counts import DatasetStatistics
+from clirbench.report.common import DECIMALS
+from clirbench.report.datasets import dataset_rows
+from clirbench.report.heatmaps import heatmaps
+from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
+from clirbench.report.run_metadata import run_metadata
+from clirbench.report.table3 import table3
+
+TEMPLATE = "report.html.j2"
+
+
+def build_report(
+    summary: pl.DataFrame,
+    metadata: dict[str, Any],
+    stage_times: pl.DataFrame,
+    highlighted_pairs: Sequence[tuple[str, str]],
+    out_path: Path,
+    dataset_statistics: Sequence[DatasetStatistics] = (),
+) -> None:
+    """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
+
+    `metadata` keys the page knows: library_versions (name -> version), models
+    (system -> description), config_hash, date (defaults to today, UTC) and
+    wall_time_seconds (elapsed time of the whole run; defaults to the sum over
+    `stage_times`).  Other keys are listed as they are.  `stage_times` has columns stage,
+    jobs, seconds (see `run_metadata.stage_times_from_benchmarks`).
+    """
+    page = render_report(summary, metadata, stage_times, highlighted_pairs, dataset_statistics)
+    write_text(page, out_path)
+
+
+def render_report(
+    summary: pl.DataFrame,
+    metadata: dict[str, Any],
+    stage_times: pl.DataFrame,
+    highlighted_pairs: Sequence[tuple[str, str]],
+    dataset_statistics: Sequence[DatasetStatistics] = (),
+) -> str:
+    """The page's HTML (what `build_report` writes)."""
+    pairs = [(str(query), str(doc)) for query, doc in highlighted_pairs]
+    context = {
+        "table3": table3(summary),
+        "datasets": dataset_rows(dataset_statistics),
+        "heatmaps": heatmaps(summary),
+        "highlighted": highlighted_pair_tables(summary, pairs),
+        "highlighted_pairs": pair_labels(pairs),
+        "pair_metrics": metric_labels(),
+        "run": run_metadata(metadata, stage_times),
+        "decimals": DECIMALS,
+    }
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("clirbench.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Every part renders exactly what its file holds, final newline included, so an
+        # {% include %} line stands for the part's lines.
+        keep_trailing_newline=True,
+    )

@@ -1,0 +1,59 @@
+"""Table 3 of the paper: the macro average per system, dataset, condition and metric.
+
+It is the page's headline, the one table to compare with the paper: every system in a row,
+and per dataset and document condition the macro-averaged Recall@100, Recall@10 and
+nDCG@100 (every language pair weighted equally). The best value of each column is bold, so
+the winner per setting can be read off at a glance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+
+from clirbench.evaluate.metrics import ALL
+from clirbench.report.common import DECIMALS, Cell, conditions, format_value, ordered, value_lookup
+
+TABLE_METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
+
+
+def table3(summary: pl.DataFrame) -> dict[str, Any]:
+    """The paper's Table 3: rows systems, columns dataset × condition × metric, macro values."""
+    macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
+    datasets = ordered(summary["dataset"])
+    per_dataset = {d: conditions(summary.filter(pl.col("dataset") == d)) for d in datasets}
+    columns = [
+        (dataset, condition, metric)
+        for dataset in datasets
+        for condition in per_dataset[dataset]
+        for metric, _ in TABLE_METRICS
+    ]
+    systems = ordered(summary["system"])
+    lookup = value_lookup(macro, ["dataset", "condition", "system", "metric"])
+    values = [[lookup.get((d, c, s, m)) for d, c, m in columns] for s in systems]
+    return {
+        "datasets": [(d, len(per_dataset[d]) * len(TABLE_METRICS)) for d in datasets],
+        "conditions": [(c, len(TABLE_METRICS)) for d in datasets for c in per_dataset[d]],
+        "metrics": [dict(TABLE_METRICS)[metric] for _, _, metric in columns],
+        "columns": columns,
+        "rows": list(zip(systems, mark_best(values), strict=True)),
+    }
+
+
+def mark_best(values: list[list[float | None]]) -> list[list[Cell]]:
+    """Format values; bold the best of each column (all systems tied at the shown precision)."""
+    rounded = [[None if v is None else round(v, DECIMALS) for v in row] for row in values]
+    best = [_maximum(column) for column in zip(*rounded, strict=True)]
+    return [
+        [
+            Cell(format_value(v), best=v is not None and v == top)
+            for v, top in zip(row, best, strict=True)
+        ]
+        for row in rounded
+    ]
+
+
+def _maximum(column: Iterable[float | None]) -> float | None:
+    return max((value for value in column if value is not None), default=None)

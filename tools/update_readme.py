@@ -1,0 +1,199 @@
+"""Rewrite README.md's generated blocks from the workflow's outputs, so they cannot drift.
+
+Each block sits between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in the README
+and is replaced as a whole:
+
+- `demo`: the demo's table, from results/demo/metrics/summary.csv;
+- `xquad`, `tatoeba`: the XQuAD and Tatoeba tables, from results/xquad/metrics/summary.csv;
+- `paper-jobs`: the number of jobs `snakemake -n --configfile config/paper.yaml` plans.
+
+A block whose source file does not exist is left as it is (and the tool says so).
+
+    python tools/update_readme.py           rewrite README.md
+    python tools/update_readme.py --check   exit 1 and print a diff if README.md is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from clirbench.core.languages import script_of
+from clirbench.core.systems import ORIGINAL, REFERENCE_ENGLISH
+from clirbench.evaluate.metrics import ALL
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
+CROSS_SCRIPT_METRIC = "recall@100"
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A generated part of the README: the file it is made from and how it is rendered."""
+
+    source: str  # relative to the repository root
+    render: Callable[[Path], str]  # source path -> the text between the markers
+
+
+@dataclass(frozen=True)
+class Table:
+    """A README table of one dataset: a row per system, R@100 | R@10 | nDCG@100 per condition."""
+
+    dataset: str
+    corner: str  # the header's first cell
+    conditions: tuple[str, ...]
+    cross_script: bool = False  # add the mean original R@100 over cross-script pairs
+
+    def __call__(self, summary_path: Path) -> str:
+        summary = pl.read_csv(summary_path).filter(pl.col("dataset") == self.dataset)
+        if summary.is_empty():
+            raise ValueError(f"{summary_path}: no rows of dataset {self.dataset!r}")
+        macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
+        values = {
+            (condition, system, metric): value
+            for condition, system, metric, value in macro.select(
+                "condition", "system", "metric", "value"
+            ).iter_rows()
+        }
+        header = [self.corner]
+        for condition in self.conditions:
+            prefix = f"{condition} " if len(self.conditions) > 1 else ""
+            header += [prefix + METRICS[0][1], *(label for _, label in METRICS[1:])]
+        if self.cross_script:
+            header.append("cross-script pairs R@100")
+        cross = cross_script_means(summary) if self.cross_script else {}
+        lines = [_row(header), "|" + "---|" * len(header)]
+        for system in sorted(summary["system"].unique()):
+            cells = [system] + [
+                _format(values.get((condition, system, metric)))
+                for condition in self.conditions
+                for metric, _ in METRICS
+            ]
+            if self.cross_script:
+                cells.append(_format(cross.get(system)))
+            lines.append(_row(cells))
+        return "\n" + "\n".join(lines) + "\n"
+
+
+def cross_script_means(summary: pl.DataFrame) -> dict[str, float]:
+    """Per system: mean original-condition R@100 over pairs whose languages' scripts differ."""
+    pairs = summary.filter(
+        (pl.col("condition") == ORIGINAL)
+        & (pl.col("metric") == CROSS_SCRIPT_METRIC)
+        & (pl.col("query_lang") != ALL)
+        & (pl.col("doc_lang") != ALL)
+    )
+    cross = pairs.filter(
+        pl.struct("query_lang", "doc_lang").map_elements(
+            lambda pair: script_of(pair["query_lang"]) != script_of(pair["doc_lang"]),
+            return_dtype=pl.Boolean,
+        )
+    )
+    means = cross.group_by("system").agg(pl.col("value").mean())
+    return dict(zip(means["system"].to_list(), means["value"].to_list(), strict=True))
+
+
+def paper_job_count(config: Path) -> str:
+    """The total of the "Job stats" table of a dry run of `config` into an empty folder."""
+    with tempfile.TemporaryDirectory() as results_dir:
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-n", "--configfile", str(config)]
+            + ["--config", f"results_dir={results_dir}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    output = result.stdout + result.stderr
+    found = re.search(r"Job stats:.*?^total\s+(\d+)$", output, re.DOTALL | re.MULTILINE)
+    if result.returncode != 0 or found is None:
+        raise RuntimeError(f"snakemake -n --configfile {config} failed:\n{output[-3000:]}")
+    return f"{int(found.group(1)):,}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _format(value: float | None) -> str:
+    return MISSING if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+TABLES: dict[str, Block] = {
+    "demo": Block(
+        "results/demo/metrics/summary.csv",
+        Table("demo", "system", (ORIGINAL, REFERENCE_ENGLISH), cross_script=True),
+    ),
+    "xquad": Block(
+        "results/xquad/metrics/summary.csv",
+        Table("xquad", "XQuAD", (ORIGINAL, REFERENCE_ENGLISH)),
+    ),
+    "tatoeba": Block(
+        "results/xquad/metrics/summary.csv", Table("tatoeba", "Tatoeba (xx→en)", (ORIGINAL,))
+    ),
+}
+BLOCKS: dict[str, Block] = {**TABLES, "paper-jobs": Block("config/paper.yaml", paper_job_count)}
+
+
+def update(text: str, root: Path, blocks: Mapping[str, Block]) -> tuple[str, list[str]]:
+    """`text` with each block's markers' content regenerated, and what was done."""
+    messages = []
+    for name, block in blocks.items():
+        pattern = re.compile(
+            rf"(<!-- results:{re.escape(name)} -->)(.*?)(<!-- /results:{re.escape(name)} -->)",
+            re.DOTALL,
+        )
+        if not pattern.search(text):
+            messages.append(f"{name}: no <!-- results:{name} --> markers in the README, skipped")
+            continue
+        source = root / block.source
+        if not source.exists():
+            messages.append(f"{name}: {source} does not exist, block left unchanged")
+            continue
+        content = block.render(source)
+        text = pattern.sub(lambda match: match.group(1) + content + match.group(3), text)
+        messages.append(f"{name}: generated from {source}")
+    return text, messages
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the README is stale")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--root", type=Path, default=ROOT, help="where results/ and config/ are")
+    args = parser.parse_args(argv)
+    old = args.readme.read_text(encoding="utf-8")
+    new, messages = update(old, args.root, BLOCKS)
+    for message in messages:
+        print(message, file=sys.stderr)
+    if new == old:
+        print(f"{args.readme}: up to date", file=sys.stderr)
+        return 0
+    if args.check:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                str(args.readme),
+                f"{args.readme} (generated)",
+            )
+        )
+        return 1
+    args.readme.write_text(new, encoding="utf-8")
+    print(f"{args.readme}: updated", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
