@@ -87,3 +87,9 @@ def test_segmentation_lets_bm25_match_inside_cjk_text() -> None:
     assert icu_top[1][0] == 3 and icu_top[2][0] == 4  # 猫 in 猫が好きです, 狗 in 我喜欢猫和狗
     assert (plain_top[1] == -1).all() and (plain_top[2] == -1).all()
     assert (icu_top[3] == -1).all(), "a query with no known term retrieves nothing"
+
+
+def test_icu_terms_after_characters_outside_the_basic_plane() -> None:
+    # ICU counts UTF-16 units: an emoji (two units) must not shift the terms after it.
+    assert icu_terms("🙂 e-mail", "en") == icu_terms("e-mail", "en") == ["e", "mail"]
+    assert icu_terms("𠀀 Helsinki 🇫🇮 Suomi", "fi") == ["𠀀", "helsinki", "suomi"]

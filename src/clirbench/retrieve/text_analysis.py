@@ -10,6 +10,7 @@ Two analyzers:
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -25,15 +26,24 @@ def _word_breaker(lang: str) -> icu.BreakIterator:
     return icu.BreakIterator.createWordInstance(icu.Locale(lang))
 
 
+# Characters outside the Basic Multilingual Plane (emoji, rare CJK) take two UTF-16 units.
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 def icu_terms(text: str, lang: str) -> list[str]:
     normalised = unicodedata.normalize("NFKC", text).casefold()
     breaker = _word_breaker(base_language(lang))
-    breaker.setText(normalised)
+    # ICU's boundaries count UTF-16 code units, Python's str code points: they agree unless
+    # the text holds astral characters, which are then cut from ICU's own string.
+    source: str | icu.UnicodeString = (
+        icu.UnicodeString(normalised) if _ASTRAL.search(normalised) else normalised
+    )
+    breaker.setText(source)
     terms, start = [], breaker.first()
     for end in breaker:
         # Rule status 0 marks spaces and punctuation; every other status is a word of some kind.
         if breaker.getRuleStatus() != icu.UWordBreak.NONE:
-            terms.append(normalised[start:end])
+            terms.append(str(source[start:end]))
         start = end
     return terms
 
