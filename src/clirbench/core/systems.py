@@ -95,7 +95,8 @@ class System:
 
     @property
     def gpu(self) -> bool:
-        return str(self.settings["device"]).startswith("cuda")
+        # Only encoders have a device; BM25 runs on the CPU.
+        return self.encoder is not None and str(self.settings["device"]).startswith("cuda")
 
 
 @dataclass(frozen=True)
