@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from clirbench.embed.encoders import Encoder
 from clirbench.core.atomic import atomic_open, write_json
+from clirbench.embed.encoders import Encoder
 
 KEY_BYTES = 16
 SHARD_GLOB = "shard-*.npz"
