@@ -201,13 +201,13 @@ def build_cldr_cards(
     ambiguous = ambiguous_names(entities, languages)
     card_language = spread_over_languages([e.entity_id for e in entities], languages, seed)
     writers = {lang: CardWriter(lang) for lang in sorted(set(languages) | {"en"})}
-    doc_rows, translated_rows, query_rows, qrel_rows = [], [], [], []
+    doc_rows, english_rows, query_rows, qrel_rows = [], [], [], []
     for entity in entities:
         doc_lang = card_language[entity.entity_id]
         doc_id = entity.entity_id
         writer, english = writers[doc_lang], writers["en"]
         doc_rows.append((doc_id, doc_lang, writer.title(entity), writer.text(entity)))
-        translated_rows.append((doc_id, "en", english.title(entity), english.text(entity)))
+        english_rows.append((doc_id, "en", english.title(entity), english.text(entity)))
         split = split_of(entity.entity_id, seed, split_fractions)
         for query_lang in languages:
             if query_lang == doc_lang or (query_lang, entity) in ambiguous:
@@ -215,4 +215,4 @@ def build_cldr_cards(
             query_id = f"{doc_id}-{query_lang}"
             query_rows.append((query_id, query_lang, writers[query_lang].title(entity), split))
             qrel_rows.append((query_id, doc_id, 1))
-    return dataset_from_rows(doc_rows, query_rows, qrel_rows, translated_rows)
+    return dataset_from_rows(doc_rows, query_rows, qrel_rows, english_rows)

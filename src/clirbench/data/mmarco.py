@@ -134,7 +134,7 @@ def build_mmarco(
     for pid, lang in spread_over_languages(passages, ordered, seed).items():
         by_lang.setdefault(lang, []).append(pid)
     docs: list[tuple] = []
-    translated: list[tuple] = []
+    reference_english: list[tuple] = []
     doc_lang: dict[str, str] = {}
     for lang in ordered:
         wanted = sorted(by_lang.get(lang, []))
@@ -145,7 +145,7 @@ def build_mmarco(
             if text and english_text:
                 doc_lang[pid] = lang
                 docs.append((pid, lang, title, text))
-                translated.append((pid, "en", "", english_text))
+                reference_english.append((pid, "en", "", english_text))
         warn_dropped(name, len(wanted) - sum(p in doc_lang for p in wanted), f"{lang} passages")
 
     queries: list[tuple] = []
@@ -159,4 +159,4 @@ def build_mmarco(
             query_id = f"{qid}-{lang}"
             queries.append((query_id, lang, texts[lang][qid], split))
             qrels.extend((query_id, pid, rel) for pid, rel in sorted(kept.items()))
-    return dataset_from_rows(docs, queries, qrels, translated)
+    return dataset_from_rows(docs, queries, qrels, reference_english)

@@ -87,7 +87,7 @@ def build_xquad(
     doc_lang = spread_over_languages(units, languages, seed)
     index_of = {unit: int(unit.removeprefix("xquad-p")) for unit in units}
     docs = [(u, doc_lang[u], "", by_lang[doc_lang[u]][index_of[u]]["context"]) for u in units]
-    translated = [(u, "en", "", english[index_of[u]]["context"]) for u in units]
+    reference_english = [(u, "en", "", english[index_of[u]]["context"]) for u in units]
     queries, qrels = [], []
     for i, paragraph in enumerate(english):
         unit = unit_of[f"xquad-p{i:03d}"]
@@ -101,4 +101,4 @@ def build_xquad(
                 query_id = f"{qa['id']}-{lang}"
                 queries.append((query_id, lang, by_lang[lang][i]["qas"][q]["question"], split))
                 qrels.append((query_id, unit, 1))
-    return dataset_from_rows(docs, queries, qrels, translated)
+    return dataset_from_rows(docs, queries, qrels, reference_english)
