@@ -509,7 +509,7 @@ def build_tatoeba(
     graph = _graph(_pairs(files, seed, max_pairs_per_language))
     queries: dict[str, tuple] = {}
     docs: dict[str, tuple] = {}
-    translated: dict[str, tuple] = {}
+    reference_english: dict[str, tuple] = {}
     qrels: set[tuple] = set()
     for foreign, english in graph.edges:
         unit = graph.unit[foreign]
@@ -519,13 +519,13 @@ def build_tatoeba(
         split = split_of(unit, seed, split_fractions)
         queries[query.node_id] = (query.node_id, query.lang, query.text, split)
         docs[doc.node_id] = (doc.node_id, doc.lang, "", doc.text)
-        translated[doc.node_id] = (doc.node_id, "en", "", doc.english)
+        reference_english[doc.node_id] = (doc.node_id, "en", "", doc.english)
         qrels.add((query.node_id, doc.node_id, 1))
     return dataset_from_rows(
         sorted(docs.values()),
         sorted(queries.values()),
         sorted(qrels),
-        sorted(translated.values()),
+        sorted(reference_english.values()),
     )
 
 
