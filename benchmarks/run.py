@@ -58,11 +58,21 @@ def demo_cards() -> Any:
     """The demo's CLDR cards, with the demo dataset's own settings from config/config.yaml."""
     from clirbench.data.cldr_cards import build_cldr_cards
 
-    demo = yaml.safe_load(DEMO_CONFIG.read_text())["datasets"]["demo"]
-    fractions = demo.get("split_fractions", {"train": 0.6, "dev": 0.1, "test": 0.3})
+    demo = settings_of(DEMO_CONFIG).datasets["demo"].options
     return build_cldr_cards(
-        demo["languages"], demo["entity_kinds"], demo.get("max_entities"), demo["seed"], fractions
+        demo["languages"],
+        demo["entity_kinds"],
+        demo["max_entities"],
+        demo["seed"],
+        demo["split_fractions"],
     )
+
+
+def settings_of(config_path: Path) -> Any:
+    """The config's typed settings, the schema's defaults filled in (as the workflow reads it)."""
+    from clirbench.core.settings import validated_settings
+
+    return validated_settings(yaml.safe_load(config_path.read_text()))
 
 
 TOP_K = 100
@@ -637,9 +647,9 @@ def bm25_corpus(
 
 
 def bm25_settings(config_path: Path) -> tuple[str, float, float]:
-    settings = yaml.safe_load(config_path.read_text()).get("bm25", {})
-    icu = settings.get("bm25-icu", {"analyzer": "icu", "k1": 1.5, "b": 0.75})
-    return icu.get("analyzer", "icu"), float(icu.get("k1", 1.5)), float(icu.get("b", 0.75))
+    """The config's `bm25.bm25-icu` entry (the benchmark times the demo's ICU BM25)."""
+    icu = settings_of(config_path).bm25["bm25-icu"]
+    return icu["analyzer"], float(icu["k1"]), float(icu["b"])
 
 
 def bm25_section(sizes: Sizes, config_path: Path, cldr, xquad) -> str:

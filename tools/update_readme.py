@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
 import re
 import subprocess
 import sys
@@ -31,11 +30,11 @@ import polars as pl
 from clirbench.core.languages import script_of
 from clirbench.core.systems import ORIGINAL, REFERENCE_ENGLISH
 from clirbench.evaluate.metrics import ALL
+from clirbench.report.common import format_value, value_lookup
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
 CROSS_SCRIPT_METRIC = "recall@100"
-MISSING = "–"
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,7 @@ class Table:
         if summary.is_empty():
             raise ValueError(f"{summary_path}: no rows of dataset {self.dataset!r}")
         macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
-        values = {
-            (condition, system, metric): value
-            for condition, system, metric, value in macro.select(
-                "condition", "system", "metric", "value"
-            ).iter_rows()
-        }
+        values = value_lookup(macro, ["condition", "system", "metric"])
         header = [self.corner]
         for condition in self.conditions:
             prefix = f"{condition} " if len(self.conditions) > 1 else ""
@@ -76,12 +70,12 @@ class Table:
         lines = [_row(header), "|" + "---|" * len(header)]
         for system in sorted(summary["system"].unique()):
             cells = [system] + [
-                _format(values.get((condition, system, metric)))
+                format_value(values.get((condition, system, metric)))
                 for condition in self.conditions
                 for metric, _ in METRICS
             ]
             if self.cross_script:
-                cells.append(_format(cross.get(system)))
+                cells.append(format_value(cross.get(system)))
             lines.append(_row(cells))
         return "\n" + "\n".join(lines) + "\n"
 
@@ -124,10 +118,6 @@ def paper_job_count(config: Path) -> str:
 
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-def _format(value: float | None) -> str:
-    return MISSING if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 TABLES: dict[str, Block] = {

@@ -24,6 +24,14 @@ SCHEMA_FILE = "config.schema.yaml"
 # Dataset types whose source has the English parallel of every document: their reference
 # English is a condition without machine translation.
 REFERENCE_ENGLISH_TYPES = frozenset({"cldr_cards", "xquad", "mmarco", "tatoeba"})
+# A `local` collection's files: data-model table -> config key (its English version is the
+# user's `translated_docs`).
+LOCAL_FILE_KEYS = {
+    "docs": "docs",
+    "queries": "queries",
+    "qrels": "qrels",
+    "reference_english": "translated_docs",
+}
 
 
 def canonical_json(value: Any) -> str:
@@ -107,8 +115,7 @@ class DatasetSettings:
         """A `local` collection's files: inputs of its preparation, so edits re-prepare it."""
         if self.type != "local":
             return []
-        keys = ("docs", "queries", "qrels", "translated_docs")
-        return [self.options[key] for key in keys if self.options.get(key)]
+        return [self.options[key] for key in LOCAL_FILE_KEYS.values() if self.options.get(key)]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clirbench.core.datamodel import Dataset
+from clirbench.core.settings import LOCAL_FILE_KEYS
 
 TABLES = ("docs", "queries", "qrels", "reference_english")
 Built = tuple[Dataset, str]  # the dataset and a description of its source, for error messages
@@ -124,9 +125,7 @@ def _local(settings: dict[str, Any]) -> tuple[Dataset, dict[str, str]]:
     """A user's files: errors name the file itself."""
     from clirbench.data.local import build_local
 
-    # The config key of a local collection's English version is `translated_docs`.
-    keys = dict(zip(TABLES, ("docs", "queries", "qrels", "translated_docs"), strict=True))
-    paths = {table: settings.get(keys[table]) for table in TABLES}
+    paths = {table: settings.get(key) for table, key in LOCAL_FILE_KEYS.items()}
     dataset = build_local(
         Path(settings["docs"]),
         Path(settings["queries"]),
