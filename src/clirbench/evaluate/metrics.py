@@ -112,10 +112,15 @@ def summarise_pairs(per_unit: pl.DataFrame) -> pl.DataFrame:
     """
     if per_unit.filter((pl.col("query_lang") == ALL) | (pl.col("doc_lang") == ALL)).height:
         raise ValueError(f"language code {ALL!r} is reserved for the macro average")
-    pairs = per_unit.group_by("query_lang", "doc_lang", "metric").agg(
-        pl.col("value").mean(), n_queries=pl.len().cast(pl.Int64)
+    # Floating-point sums depend on the order of their terms, and group_by yields groups in
+    # no fixed order: sorting first (group_by keeps the order within each group) makes the
+    # means, hence summary.csv, byte-identical between runs.
+    pairs = (
+        per_unit.sort("query_lang", "doc_lang", "metric", "query_id")
+        .group_by("query_lang", "doc_lang", "metric", maintain_order=True)
+        .agg(pl.col("value").mean(), n_queries=pl.len().cast(pl.Int64))
     )
-    macro = pairs.group_by("metric").agg(
+    macro = pairs.group_by("metric", maintain_order=True).agg(
         query_lang=pl.lit(ALL),
         doc_lang=pl.lit(ALL),
         value=pl.col("value").mean(),
@@ -200,12 +205,14 @@ def _unit_hits(top: pl.DataFrame, relevant: pl.DataFrame) -> pl.DataFrame:
     """Per unit with at least one relevant document retrieved: hit counts, DCG, reciprocal rank."""
     # Every document has one language, so each retrieved relevant document lands in exactly
     # one unit: the run is shared by all units of its query, never filtered by language.
+    # Sorted before summing the gains, so DCG does not depend on the join's row order.
     return (
         top.join(
             relevant.select("query_id", "doc_id", "doc_lang", "relevance"),
             on=["query_id", "doc_id"],
             how="inner",
         )
+        .sort("query_id", "doc_lang", "position")
         .group_by("query_id", "doc_lang")
         .agg(
             hits_100=pl.len(),
