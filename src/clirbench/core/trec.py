@@ -24,17 +24,22 @@ def write_run(
 ) -> None:
     """Write a ranked list per query (rows of `top_indices` index into `doc_ids`, best first)."""
     doc_array = np.asarray(doc_ids, dtype=object)
+    # Enough digits to give back the exact score (9 for float32, 17 for float64): rounder
+    # scores would tie documents the search ranked apart, and evaluation, which breaks ties
+    # by doc id as trec_eval does, would then score them at ranks the search never gave.
+    digits = 9 if np.asarray(top_scores).dtype.itemsize <= 4 else 17
     with atomic_open(path) as handle:
         for query_id, indices, scores in zip(query_ids, top_indices, top_scores, strict=True):
             valid = indices >= 0  # padding where the pool has fewer than k documents
             for rank, (doc_id, score) in enumerate(
                 zip(doc_array[indices[valid]], scores[valid], strict=True), start=1
             ):
-                handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {system}\n")
+                handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.{digits}g} {system}\n")
 
 
 def read_run(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """Read a TREC run into columns query_id, doc_id, rank, score."""
+    """Read a TREC run into columns query_id, doc_id, rank, score (an empty file is a valid
+    run that retrieved nothing)."""
     frame = _read_columns(path, ["query_id", "q0", "doc_id", "rank", "score", "system"])
     return frame.select(
         pl.col("query_id"),
@@ -75,4 +80,6 @@ def _read_columns(path: str | os.PathLike[str], names: list[str]) -> pl.DataFram
                     f"({' '.join(names)}), found {len(fields)}"
                 )
             rows.append(fields)
-    return pl.DataFrame(rows, schema=names, orient="row")
+    # Typed columns: with no rows polars would infer null-typed ones, which break every
+    # join downstream (an empty run is valid: BM25 can match nothing across scripts).
+    return pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
