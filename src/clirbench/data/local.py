@@ -1,16 +1,22 @@
 """A user's own collection: docs and queries as JSON lines or TSV, qrels in TREC format.
 
-JSON lines: one object per line with `doc_id` (or `_id`/`id`), `text`, optional `title` and
-`lang` (else the file's default language from the config). TSV: a header row naming the
-same columns. Queries likewise, with `query_id` (or `_id`/`id`) and an optional `split`
-(default "test"). An optional translated-docs file (same format, English text) enables the
-reference-english condition.
+JSON lines (`.jsonl`): one object per line with `doc_id` (or `_id`/`id`), `text`, optional
+`title` and `lang` (else the file's default language from the config). TSV (`.tsv`/`.tab`):
+a header row naming the same columns, each unique and non-blank, then rows with exactly as
+many tab-separated fields; there is no quoting or escaping, so a text holding a tab or a
+newline needs JSON lines instead. Queries likewise, with `query_id` (or `_id`/`id`) and an
+optional `split` (default "test"). An optional translated-docs file (same format, English
+text) enables the reference-english condition. Every file is UTF-8; blank lines are skipped.
+
+Errors name the file and, once reading has started, the line: a user fixes their own file
+from the message alone. `check_local_file` is the cheap part (format and existence) for
+the workflow to run before any job starts.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +26,112 @@ from clirbench.core.datamodel import DOCS_SCHEMA, Dataset
 from clirbench.core.trec import read_qrels
 
 _ID_ALIASES = ("_id", "id")
+_JSONL_SUFFIXES = (".jsonl",)
+_TSV_SUFFIXES = (".tsv", ".tab")
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, record) pairs from a .jsonl or .tsv file; errors name file and line."""
+def check_local_file(path: Path) -> None:
+    """Raise if `path` is not a docs/queries file this module can read: a format other than
+    .jsonl, .tsv or .tab (ValueError), or a missing file (FileNotFoundError).
+
+    Cheap (no parsing) so that the workflow can check every configured docs, queries and
+    reference-english file at start-up, rather than fail in a job after others have run;
+    content errors surface when the file is read. Not for qrels: TREC files take any name.
+    """
+    if path.suffix.lower() not in _JSONL_SUFFIXES + _TSV_SUFFIXES:
+        found = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise ValueError(
+            f"{path}: {found}, but docs and queries must be JSON lines (.jsonl, one object "
+            "per line) or TSV with a header row (.tsv or .tab)"
+        )
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix in {".tsv", ".tab"}:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            return [(number, row) for number, row in enumerate(reader, start=2)]
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    records.append((number, json.loads(line)))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{number}: invalid JSON ({error.msg})") from error
-    return records
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its line break) pairs, decoded here rather than by `open`
+    because a text-mode UnicodeDecodeError names neither the file nor the line."""
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}:{number}: not UTF-8 (byte {raw[error.start]:#04x} at offset "
+                    f"{offset + error.start} of the file); save the file as UTF-8"
+                ) from error
+            if number == 1:  # a byte-order mark, as Excel and Notepad write, is no text
+                line = line.removeprefix("\ufeff")
+            yield number, line.rstrip("\r\n")
+            offset += len(raw)
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: invalid JSON ({error.msg})") from error
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{path}:{number}: expected a JSON object ({{...}}), found "
+                f"{_JSON_KINDS[type(record)]}"
+            )
+        yield number, record
+
+
+def _tsv_records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows split on tabs by hand: csv.DictReader would file surplus fields under the key
+    None and pad short rows with None, silently cutting a text that holds a tab."""
+    header: list[str] | None = None
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if header is None:
+            header = _header(path, number, fields)
+        elif len(fields) != len(header):
+            raise ValueError(
+                f"{path}:{number}: expected {len(header)} tab-separated fields "
+                f"({', '.join(header)}), found {len(fields)}; TSV has no quoting, so a tab or "
+                "line break inside a text must be replaced (say, by a space) or the file "
+                "written as JSON lines (.jsonl)"
+            )
+        else:
+            yield number, dict(zip(header, fields, strict=True))
+
+
+def _header(path: Path, number: int, fields: list[str]) -> list[str]:
+    """Column names; a blank or repeated one would make a row's fields ambiguous."""
+    names = [field.strip() for field in fields]
+    if "" in names:
+        raise ValueError(
+            f"{path}:{number}: header column {names.index('') + 1} has no name "
+            "(a stray tab in the header?)"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}:{number}: header names {', '.join(repeated)} more than once")
+    return names
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) pairs from a .jsonl or .tsv/.tab file."""
+    check_local_file(path)
+    if path.suffix.lower() in _TSV_SUFFIXES:
+        return _tsv_records(path)
+    return _jsonl_records(path)
 
 
 def _table(
@@ -62,6 +155,17 @@ def _table(
     return pl.DataFrame(rows)
 
 
+def _qrels(path: Path) -> pl.DataFrame:
+    """read_qrels decodes in text mode, whose UnicodeDecodeError names neither file nor line;
+    on that (rare) failure, read the file again to find the line."""
+    try:
+        return read_qrels(path)
+    except UnicodeDecodeError:
+        for _ in _lines(path):  # raises at the first line that is not UTF-8
+            pass
+        raise
+
+
 def read_local_docs(path: Path, default_lang: str | None) -> pl.DataFrame:
     return _table(path, "doc_id", default_lang, {"title": ""})
 
@@ -82,6 +186,6 @@ def build_local(
     return Dataset(
         docs=read_local_docs(docs, docs_lang),
         queries=_table(queries, "query_id", queries_lang, {"split": "test"}),
-        qrels=read_qrels(qrels),
+        qrels=_qrels(qrels),
         reference_english=translated,
     )
