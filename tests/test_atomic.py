@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from clirbench.core.atomic import atomic_open, write_text
+from clirbench.core.atomic import atomic_open, write_text, written_record_path
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -15,7 +17,18 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> No
         handle.write("half")
         raise RuntimeError("killed")
     assert target.read_text() == "complete\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.txt.written", "out.txt"]
+
+
+def test_each_file_has_a_record_of_what_was_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    write_text("first\n", target)
+    write_text("second, longer\n", target)
+    record = json.loads(written_record_path(target).read_text())
+    assert record == {"bytes": 15, "sha256": hashlib.sha256(b"second, longer\n").hexdigest()}
+    with atomic_open(tmp_path / "shard.npz", "wb", record=False) as handle:
+        handle.write(b"x")
+    assert not written_record_path(tmp_path / "shard.npz").exists()
 
 
 def test_outputs_get_normal_permissions(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_valid_dataset_round_trips_through_parquet_and_trec(tmp_path: Path) -> N
     write_dataset(make_dataset(), tmp_path, SOURCES)
     assert pl.read_parquet(tmp_path / "docs.parquet")["doc_id"].to_list() == ["d1", "d2"]
     assert read_qrels(tmp_path / "qrels.trec").equals(pl.read_parquet(tmp_path / "qrels.parquet"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
         "docs.parquet",
         "docs_reference_english.parquet",
         "qrels.parquet",

@@ -129,7 +129,8 @@ def page(summary: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> str
     )
     out_path = tmp_path_factory.mktemp("report") / "nested" / "report.html"
     build_report(summary, METADATA, stage_times, HIGHLIGHTED, out_path)
-    assert [p.name for p in out_path.parent.iterdir()] == ["report.html"]  # no temp files left
+    listed = sorted(p.name for p in out_path.parent.iterdir())
+    assert listed == [".report.html.written", "report.html"]  # no temp files left
     return out_path.read_text(encoding="utf-8")
 
 
@@ -445,7 +446,7 @@ def test_report_entry_point_on_declared_files(tmp_path: Path) -> None:
     rules.report(summary_path, [counts_path], given, metadata, out)
 
     page = out.read_text(encoding="utf-8")
-    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [".report.html.written", "report.html"]
     assert 'data-system="bm25"' in page and 'data-system="me5-small"' in page
     assert _stage_rows(page) == [("evaluate_run", "1", "1:06:40"), ("bm25_run", "1", "0:00:30")]
     assert format_duration(4030.0) in page and format_duration(99_999.0) not in page

@@ -2,10 +2,29 @@
 # the typed settings (SETTINGS) and the study's registry (STUDY, clirbench.core.systems); the
 # rule files hold only rules, as `snakemake --lint` asks.
 
+from clirbench.core.intermediate import set_aside_damaged
+
 
 def get_final_output():
-    """The targets of the default run: the report, which depends on every enabled stage."""
-    return [f"{OUT}/report.html"]
+    """The targets of the default run: the report and every file it is made from.
+
+    Listing the intermediate files too is what makes a run complete: Snakemake otherwise
+    accepts a missing intermediate whenever the files made from it are newer than their
+    inputs (so a file set aside as damaged, or deleted with a failed job, would never be
+    rebuilt, and the run would end green without it).
+    """
+    stages = (get_data_outputs, get_embed_outputs, get_retrieve_outputs, get_evaluate_outputs)
+    return [path for list_outputs in stages for path in list_outputs()] + [f"{OUT}/report.html"]
+
+
+def set_aside_damaged_outputs():
+    """Set damaged outputs aside before Snakemake decides what to run, so this very run
+    rebuilds them (clirbench.core.intermediate); a dry run only names them."""
+    if not workflow.is_main_process:
+        return
+    dry_run = workflow.output_settings.dryrun
+    for message in set_aside_damaged(get_final_output(), dry_run=dry_run):
+        logger.warning(f"clirbench: {message}")
 
 
 def get_dataset_params(wildcards):
@@ -36,6 +55,22 @@ def get_all_cores(wildcards):
 # --- data ---------------------------------------------------------------------
 
 
+DATA_TABLES = (
+    "docs.parquet",
+    "docs_reference_english.parquet",
+    "queries.parquet",
+    "qrels.parquet",
+    "qrels.trec",
+    "queries_evaluated.parquet",
+    "queries_train.parquet",
+    "queries_dev.parquet",
+)
+
+
+def get_data_outputs():
+    return [f"{OUT}/data/{dataset}/{table}" for dataset in STUDY.datasets for table in DATA_TABLES]
+
+
 def get_data_benchmarks():
     return [
         f"{OUT}/benchmarks/{rule}/{dataset}.tsv"
@@ -48,19 +83,27 @@ def get_data_benchmarks():
 # --- embed --------------------------------------------------------------------
 
 
+def embed_jobs():
+    """(output, benchmark file) of every embedding job."""
+    for dataset in STUDY.datasets:
+        for encoder in STUDY.encoders_in_use():
+            yield (
+                f"{OUT}/embeddings/{dataset}/queries/{encoder}.npz",
+                f"{OUT}/benchmarks/embed_queries/{dataset}/{encoder}.tsv",
+            )
+            for condition in STUDY.conditions(dataset):
+                yield (
+                    f"{OUT}/embeddings/{dataset}/docs/{condition.name}/{encoder}.npz",
+                    f"{OUT}/benchmarks/embed_docs/{dataset}/{condition.name}/{encoder}.tsv",
+                )
+
+
+def get_embed_outputs():
+    return [output for output, _ in embed_jobs()]
+
+
 def get_embed_benchmarks():
-    queries = [
-        f"{OUT}/benchmarks/embed_queries/{dataset}/{encoder}.tsv"
-        for dataset in STUDY.datasets
-        for encoder in STUDY.encoders_in_use()
-    ]
-    docs = [
-        f"{OUT}/benchmarks/embed_docs/{dataset}/{condition.name}/{encoder}.tsv"
-        for dataset in STUDY.datasets
-        for condition in STUDY.conditions(dataset)
-        for encoder in STUDY.encoders_in_use()
-    ]
-    return queries + docs
+    return [benchmark for _, benchmark in embed_jobs()]
 
 
 
@@ -73,6 +116,10 @@ def get_encoder_gpus(wildcards):
 
 
 # --- retrieve -----------------------------------------------------------------
+
+
+def get_retrieve_outputs():
+    return [run.path(f"{OUT}/runs", ".trec") for run in STUDY.run_grid()]
 
 
 def get_retrieve_benchmarks():
@@ -88,6 +135,12 @@ def get_bm25_params(wildcards):
 
 
 # --- evaluate -----------------------------------------------------------------
+
+
+def get_evaluate_outputs():
+    per_query = [run.path(f"{OUT}/metrics", ".per_query.parquet") for run in STUDY.run_grid()]
+    summary = [f"{OUT}/metrics/summary.csv"]
+    return per_query + get_pair_metric_files() + get_dataset_count_files() + summary
 
 
 def get_pair_metric_files():

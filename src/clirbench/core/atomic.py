@@ -3,11 +3,17 @@
 Every writer goes to a temporary file in the destination folder and renames it into
 place, which is atomic on POSIX file systems, so Snakemake (and the embedding cache)
 only ever see complete files.
+
+Beside each file it writes a record of what it wrote, ``.<name>.written`` (JSON: bytes,
+sha256), so a reader can tell a file that was later cut short or overwritten from the one
+its job made (`clirbench.core.intermediate`); no file format can show every such damage
+itself (a TREC run cut at the end of a line still parses).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -28,9 +34,23 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+def written_record_path(path: str | os.PathLike[str]) -> Path:
+    """Where the record of what was written to `path` is kept."""
+    final = Path(path)
+    return final.with_name(f".{final.name}.written")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Sha256 hex of a file's content, read in chunks (files can exceed the memory)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
+def atomic_path(path: str | os.PathLike[str], record: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds,
+    with a record of its size and sha256 beside it unless `record` is false (for files
+    that check themselves, such as the embedding cache's shards)."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -39,16 +59,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual permissions
     try:
         yield tmp
+        if not record:
+            os.replace(tmp, final)
+            return
+        written = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp)}
+        # The old record goes first: killed in between, a file has no record (not checked),
+        # never the record of another file (which would call it damaged).
+        written_record_path(final).unlink(missing_ok=True)
         os.replace(tmp, final)
+        with atomic_open(written_record_path(final), record=False) as handle:
+            json.dump(written, handle)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "w", record: bool = True
+) -> Iterator[IO[Any]]:
     """Open a temporary file for writing that replaces `path` only when closed cleanly."""
     encoding = None if "b" in mode else "utf-8"
-    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
+    with atomic_path(path, record) as tmp, open(tmp, mode, encoding=encoding) as handle:
         yield handle
 
 

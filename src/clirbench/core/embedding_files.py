@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from clirbench.core.atomic import atomic_open
+from clirbench.core.intermediate import load_npz
 
 
 def write_embeddings(ids: np.ndarray, vectors: np.ndarray, path: str | os.PathLike[str]) -> None:
@@ -24,8 +25,8 @@ def write_embeddings(ids: np.ndarray, vectors: np.ndarray, path: str | os.PathLi
 
 def read_embeddings(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of an embeddings file."""
-    with np.load(path) as stored:
-        return stored["ids"], stored["vectors"]
+    arrays = load_npz(path, ["ids", "vectors"])
+    return arrays["ids"], arrays["vectors"]
 
 
 def vectors_in_order(path: str | os.PathLike[str], wanted_ids: Sequence[str]) -> np.ndarray:

@@ -10,10 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from clirbench.core.atomic import write_parquet
 from clirbench.core.datamodel import write_dataset
+from clirbench.core.intermediate import read_parquet
 from clirbench.data.builders import build_dataset
 from clirbench.data.splits import QUERY_SETS, choose_query_sets
 
@@ -46,7 +45,7 @@ def split_queries(
     if set(outputs) != set(QUERY_SETS):
         raise ValueError(f"outputs must be exactly {QUERY_SETS}, got {sorted(outputs)}")
     sets = choose_query_sets(
-        pl.read_parquet(queries_path), pl.read_parquet(qrels_path), query_split, relevance_threshold
+        read_parquet(queries_path), read_parquet(qrels_path), query_split, relevance_threshold
     )
     for name, table in sets.items():
         write_parquet(table, outputs[name])

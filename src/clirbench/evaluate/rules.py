@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
-
 from clirbench.core.atomic import write_csv, write_parquet
+from clirbench.core.intermediate import read_parquet, reading
 from clirbench.core.trec import read_run
 from clirbench.evaluate.dataset_counts import dataset_statistics, write_dataset_counts
 from clirbench.evaluate.metrics import evaluate_run, summarise_pairs, summary_table
@@ -27,12 +26,12 @@ def evaluate(
 ) -> None:
     """Score one run on the evaluated queries of `queries_path`."""
     # Ids and languages only: the texts play no part in the metrics.
-    queries = pl.read_parquet(queries_path, columns=["query_id", "lang"])
-    docs = pl.read_parquet(docs_path, columns=["doc_id", "lang"])
+    queries = read_parquet(queries_path, columns=["query_id", "lang"])
+    docs = read_parquet(docs_path, columns=["doc_id", "lang"])
     # evaluate_run keeps only the judgements of `queries`.
-    per_unit = evaluate_run(
-        read_run(run_path), pl.read_parquet(qrels_path), queries, docs, relevance_threshold
-    )
+    with reading(run_path):
+        run = read_run(run_path)
+    per_unit = evaluate_run(run, read_parquet(qrels_path), queries, docs, relevance_threshold)
     write_parquet(per_unit, per_query_out)
     write_parquet(summarise_pairs(per_unit), pairs_out)
 
@@ -42,7 +41,7 @@ def summarise(runs: list[tuple[str, str, str]], pair_files: list[Path], out: Pat
     if len(runs) != len(pair_files):
         raise ValueError(f"{len(runs)} run labels for {len(pair_files)} pair files")
     pieces = [
-        (dataset, condition, system, pl.read_parquet(path))
+        (dataset, condition, system, read_parquet(path))
         for (dataset, condition, system), path in zip(runs, pair_files, strict=True)
     ]
     write_csv(summary_table(pieces), out)
@@ -61,7 +60,7 @@ def count_dataset(
     statistics = dataset_statistics(
         data_folder,
         kind,
-        pl.read_parquet(evaluated_queries_path),
+        read_parquet(evaluated_queries_path),
         relevance_threshold,
         query_split,
         pool_min_relevance,

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from clirbench.core.intermediate import reading
 from clirbench.evaluate.dataset_counts import read_dataset_counts
 from clirbench.report.page import build_report
 from clirbench.report.run_metadata import (
@@ -52,5 +53,6 @@ def report(
 
 def read_summary(path: Path) -> pl.DataFrame:
     """summary.csv with its labels as text (a dataset named 2024 stays "2024")."""
-    table = pl.read_csv(path, infer_schema=False)
+    with reading(path):
+        table = pl.read_csv(path, infer_schema=False)
     return table.with_columns(pl.col("value").cast(pl.Float64))

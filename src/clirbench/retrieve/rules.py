@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from clirbench.core.embedding_files import vectors_in_order
+from clirbench.core.intermediate import read_parquet
 from clirbench.core.trec import write_run
 
 
@@ -27,8 +26,8 @@ def bm25_run(
     """BM25 run of `system` (one `bm25.<system>` entry, schema defaults filled in)."""
     from clirbench.retrieve.bm25 import BM25Config, bm25_search
 
-    docs = pl.read_parquet(docs_path, columns=["doc_id", "lang", "text"])
-    queries = pl.read_parquet(queries_path, columns=["query_id", "lang", "text"])
+    docs = read_parquet(docs_path, columns=["doc_id", "lang", "text"])
+    queries = read_parquet(queries_path, columns=["query_id", "lang", "text"])
     indices, scores = bm25_search(
         BM25Config.from_config(system, settings), docs, queries, top_k, threads
     )
@@ -48,8 +47,8 @@ def dense_run(
     from clirbench.retrieve.exact_search import exact_search
 
     # Only ids are needed here: the texts are already in the embeddings.
-    doc_ids = pl.read_parquet(docs_path, columns=["doc_id"])["doc_id"].to_list()
-    query_ids = pl.read_parquet(queries_path, columns=["query_id"])["query_id"].to_list()
+    doc_ids = read_parquet(docs_path, columns=["doc_id"])["doc_id"].to_list()
+    query_ids = read_parquet(queries_path, columns=["query_id"])["query_id"].to_list()
     indices, scores = exact_search(
         vectors_in_order(query_vectors, query_ids), vectors_in_order(doc_vectors, doc_ids), k=top_k
     )
