@@ -5,9 +5,16 @@ import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from clirbench.core.settings import StudySettings, canonical_json, schema_path
+from clirbench.core.settings import (
+    ConfigError,
+    StudySettings,
+    canonical_json,
+    checked_config,
+    config_source,
+)
+from clirbench.startup_checks import Environment, startup_problems
 from clirbench.core.systems import SYSTEM_KINDS, Study, wildcard_regex
 
 min_version("9.0")
@@ -24,14 +31,31 @@ if not workflow.overwrite_configfiles:
 
 
 # The schema checks every key and fills in every default; the rest reads typed settings.
-validate(config, schema_path())
+# A mistake is one line naming the key and the file (snakemake.utils.validate would print
+# the whole schema and config after it).
+CONFIG_SOURCE = config_source(
+    workflow.overwrite_configfiles or ["config/config.yaml"],
+    overridden=bool(workflow.config_settings.config),
+)
+try:
+    config.update(checked_config(config, CONFIG_SOURCE))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 SETTINGS = StudySettings.from_config(config)
 STUDY = Study(SETTINGS)
 OUT = SETTINGS.output_root
 
-NOTICES, ERRORS = STUDY.notices()
+# Every problem at once, before any job runs (and in a dry run): stages that are not built,
+# and, in the main process (a job's own start-up need not look again), models, files and
+# language codes the config names that are not there.
+ENVIRONMENT = Environment(
+    # Under --use-conda the backends and pkg: models live in the rules' environments.
+    packages_here=not workflow.deployment_settings.deployment_method,
+    dry_run=bool(workflow.output_settings and workflow.output_settings.dryrun),
+)
+NOTICES, ERRORS = startup_problems(STUDY, ENVIRONMENT if workflow.is_main_process else None)
 if ERRORS:
-    raise WorkflowError("\n".join(ERRORS))
+    raise WorkflowError(str(ConfigError(ERRORS, CONFIG_SOURCE)))
 if workflow.is_main_process:
     for notice in NOTICES:
         logger.warning(f"clirbench: {notice}")
@@ -52,6 +76,9 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+set_aside_damaged_outputs()
 
 
 rule all:

@@ -134,8 +134,8 @@ def test_unknown_wikiclir_collection_fails_at_validation(tmp_path: Path) -> None
     result = dry_run(path, tmp_path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "'simple' is not one of" in output and "en-simple" in output
-    assert "On instance['datasets']['wikiclir']['languages'][25]" in output
+    assert 'datasets.wikiclir.languages[25]: "simple" is not one of' in output
+    assert "did you mean en-simple?" in output
 
 
 def test_workflow_passes_snakemakes_linter() -> None:

@@ -125,7 +125,7 @@ def test_bad_config_is_rejected_naming_the_key(tmp_path: Path) -> None:
     result = run_snakemake(config, tmp_path, "-n")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "['encoders']['minilm']['pooling']" in output and "'max' is not one of" in output
+    assert 'encoders.minilm.pooling: "max" is not one of mean, cls' in output
 
 
 def test_only_encoders_put_on_cuda_ask_for_a_gpu(tmp_path: Path) -> None:

