@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test bench readme clean
+.PHONY: setup demo resume test bench readme clean
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(ARGS)
 	@echo "Report: $(CURDIR)/results/demo/report.html"
+
+# After a run was killed: checks that no run is alive here, unlocks, re-runs unfinished jobs.
+# Pass a study's arguments in ARGS, e.g. make resume ARGS="--configfile my-study.yaml".
+resume: setup
+	$(BIN)/python tools/resume.py --cores $(CORES) $(ARGS)
 
 test: setup
 	$(BIN)/python -m mypy src/clirbench

@@ -33,6 +33,22 @@ def test_statistics_count_documents_per_language_and_queries_per_pair(tmp_path: 
     assert len(stats.queries_per_pair) == 6 and stats.paper == {}
 
 
+def test_queries_without_a_relevant_document_are_counted(tmp_path: Path) -> None:
+    """They are left out of every metric; the report says how many (reliability finding 8)."""
+    dataset = build_cldr_cards(["en", "ja"], ["territory"], 10, 7, FRACTIONS)
+    write_dataset(dataset, tmp_path, {t: t for t in ("docs", "queries", "qrels", "reference_english")})
+    unjudged = pl.DataFrame(
+        {"query_id": ["extra-1", "extra-2"], "lang": "en", "text": "?", "split": "test"}
+    )
+    queries = pl.concat([dataset.queries, unjudged])
+    stats = dataset_statistics(tmp_path, "cldr_cards", queries, 1, "all")
+    assert stats.queries_without_relevant == 2
+    assert stats.queries == dataset.queries.height
+    assert dataset_statistics(tmp_path, "cldr_cards", queries, 2, "all").queries_without_relevant == (
+        queries.height
+    )  # the cards' qrels are all of grade 1
+
+
 def test_paper_counts_are_shown_for_the_papers_collections(tmp_path: Path) -> None:
     dataset = build_cldr_cards(["en", "de"], ["currency"], 4, 1, FRACTIONS)
     write_dataset(
@@ -49,7 +65,7 @@ def test_dataset_counts_round_trip_through_a_file(tmp_path: Path) -> None:
     stats = dataset_statistics(folder, "cldr_cards", dataset.queries, 1, "all")
     path = tmp_path / "counts" / "cards.json"
     write_dataset_counts(stats, path)
-    assert [p.name for p in path.parent.iterdir()] == ["cards.json"]  # no temp file left
+    assert sorted(p.name for p in path.parent.iterdir()) == [".cards.json.written", "cards.json"]
     read = read_dataset_counts(path)
     assert read == stats
     assert list(read.queries_per_pair) == list(stats.queries_per_pair)

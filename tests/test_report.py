@@ -314,7 +314,7 @@ def test_dataset_statistics_table_beside_the_papers_counts(
     )
     tatoeba = dataclasses.replace(
         clirmatrix, name="tatoeba", kind="tatoeba", relevance_threshold=1, paper={},
-        pool_min_relevance=None,
+        pool_min_relevance=None, queries_without_relevant=1_234,
     )  # fmt: skip
     out = tmp_path / "report.html"
     stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
@@ -332,6 +332,10 @@ def test_dataset_statistics_table_beside_the_papers_counts(
     note = "relevant means relevance ≥ 6; the document pool holds the sampled queries' judged"
     assert f"{note} documents of grade ≥ 6)" in page.replace("&#39;", "'")
     assert "(tatoeba; relevant means relevance ≥ 1)" in page
+    # Queries left out for want of a relevant document are said, never silent.
+    left_out = "1,234 all-split queries have no document of relevance ≥ 1 and are left out"
+    assert left_out in page
+    assert page.count("left out of every metric") == 1  # not for clirmatrix (none left out)
 
 
 def _pairs(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:

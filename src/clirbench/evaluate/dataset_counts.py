@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from clirbench.core.atomic import write_json
+from clirbench.core.intermediate import read_parquet, reading
 from clirbench.evaluate.metrics import relevant_judgements
 
 # What the paper reports for its collections (Section 3.1, Table 1), by dataset type, so the
@@ -42,6 +43,9 @@ class DatasetStatistics:
     query_split: str
     paper: dict[str, str] = field(default_factory=dict)
     pool_min_relevance: int | None = None  # pooled: judged documents of at least this grade
+    # Evaluated-split queries with no relevant document: no unit to score, so left out of
+    # every metric; the report says how many, so a shrunken query set is never silent.
+    queries_without_relevant: int = 0
 
     @property
     def per_language_range(self) -> str:
@@ -69,8 +73,8 @@ def dataset_statistics(
     pool_min_relevance: int | None = None,
 ) -> DatasetStatistics:
     """Counts over the evaluated `queries`; a query counts once per language of its relevant documents."""
-    docs = pl.read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
-    qrels = pl.read_parquet(folder / "qrels.parquet")
+    docs = read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
+    qrels = read_parquet(folder / "qrels.parquet")
     # The evaluation units themselves: a query counts once per language of its relevant docs.
     relevant = relevant_judgements(qrels, queries, docs, relevance_threshold).unique(
         ["query_id", "doc_lang"]
@@ -89,6 +93,7 @@ def dataset_statistics(
         query_split=query_split,
         paper=PAPER_COUNTS.get(kind, {}),
         pool_min_relevance=pool_min_relevance,
+        queries_without_relevant=queries.height - relevant["query_id"].n_unique(),
     )
 
 
@@ -99,7 +104,8 @@ def write_dataset_counts(stats: DatasetStatistics, path: Path) -> None:
 
 def read_dataset_counts(path: Path) -> DatasetStatistics:
     """The statistics `write_dataset_counts` wrote to `path`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    with reading(path):
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     expected = set(_to_json(_EMPTY))
     if not isinstance(data, dict) or set(data) != expected:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
@@ -120,6 +126,7 @@ def read_dataset_counts(path: Path) -> DatasetStatistics:
         pool_min_relevance=(
             None if data["pool_min_relevance"] is None else int(data["pool_min_relevance"])
         ),
+        queries_without_relevant=int(data["queries_without_relevant"]),
     )
 
 
@@ -135,6 +142,7 @@ def _to_json(stats: DatasetStatistics) -> dict[str, Any]:
         "query_split": stats.query_split,
         "paper": [[key, value] for key, value in stats.paper.items()],
         "pool_min_relevance": stats.pool_min_relevance,
+        "queries_without_relevant": stats.queries_without_relevant,
     }
 
 
