@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo resume test bench readme clean
+.PHONY: setup demo resume test bench readme clean clean-cache
 
 setup: $(VENV)/.installed
 
@@ -39,5 +39,9 @@ bench: setup
 readme: setup
 	$(BIN)/python tools/update_readme.py
 
+# Every experiment's outputs; the embedding cache lives elsewhere (make clean-cache).
 clean:
 	rm -rf results .snakemake
+
+clean-cache: setup
+	rm -rf "$$($(BIN)/python -c 'from clirbench.core.settings import user_cache_folder as f; print(f() / "embeddings")')"

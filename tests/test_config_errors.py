@@ -10,7 +10,12 @@ import pytest
 import yaml
 from workflow_runner import ROOT, run_snakemake
 
-from clirbench.core.settings import ConfigError, checked_config, config_source
+from clirbench.core.settings import (
+    ConfigError,
+    checked_config,
+    config_source,
+    embedding_cache_folder,
+)
 
 DEMO = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
@@ -145,3 +150,20 @@ def test_snakemake_prints_the_problem_alone(tmp_path: Path) -> None:
     assert len(output.splitlines()) < 40, output
     for dump in ("Failed validating", "On instance", "additionalProperties", "'$schema'"):
         assert dump not in output, output
+
+
+def test_the_embedding_cache_is_kept_outside_the_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reliability finding 10: `make clean` deletes results/, which held the cache; by default
+    the cache is now in the user's cache folder, and an explicit folder is honoured."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    config = checked_config(demo(), "config/config.yaml")
+    default = embedding_cache_folder(config["embedding_cache"])
+    assert default == tmp_path / "xdg" / "clirbench" / "embeddings"
+    results = (ROOT / config["results_dir"]).resolve()
+    assert not default.resolve().is_relative_to(results)
+    makefile = (ROOT / "Makefile").read_text().splitlines()
+    clean = next(line for line in makefile if "rm -rf results" in line)
+    assert "cache" not in clean
+    assert embedding_cache_folder("~/elsewhere") == Path.home() / "elsewhere"

@@ -8,7 +8,6 @@ rule embed_queries:
     params:
         kind="query",
         encoder=get_encoder_params,
-        cache=SETTINGS.embedding_cache,
     log:
         f"{OUT}/logs/embed_queries/{{dataset}}/{{encoder}}.log",
     benchmark:
@@ -31,7 +30,6 @@ rule embed_docs:
     params:
         kind="document",
         encoder=get_encoder_params,
-        cache=SETTINGS.embedding_cache,
     log:
         f"{OUT}/logs/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.log",
     benchmark:

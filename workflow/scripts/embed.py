@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as
 from pathlib import Path
 
 from clirbench.core.joblog import start_logging
-from clirbench.core.settings import load_settings
+from clirbench.core.settings import embedding_cache_folder, load_settings
 from clirbench.embed.rules import embed_table
 
 start_logging()
@@ -16,7 +16,9 @@ embed_table(
     snakemake.params.kind,
     snakemake.wildcards.encoder,
     load_settings(snakemake.params.encoder),
-    Path(snakemake.params.cache),
+    # From the config, not params: where the cache lives changes no result, so moving it
+    # must not re-run the embedding jobs (params are a rerun trigger).
+    embedding_cache_folder(snakemake.config["embedding_cache"]),
     Path(snakemake.output[0]),
     snakemake.threads,
 )

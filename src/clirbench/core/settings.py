@@ -131,13 +131,23 @@ class EvaluationSettings:
     highlighted_pairs: tuple[tuple[str, str], ...]
 
 
+def user_cache_folder() -> Path:
+    """clirbench's folder in the user's cache ($XDG_CACHE_HOME, by default ~/.cache): what
+    outlives any one experiment, such as encoded texts and model weight hashes."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clirbench"
+
+
+def embedding_cache_folder(configured: str | None) -> Path:
+    """The embedding cache: the `embedding_cache` key, else in the user's cache folder."""
+    return Path(configured).expanduser() if configured else user_cache_folder() / "embeddings"
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """The validated config (schema defaults filled in), typed."""
 
     experiment: str
     results_dir: str
-    embedding_cache: str
     conditions: tuple[str, ...]
     datasets: Mapping[str, DatasetSettings]
     bm25: Mapping[str, Mapping[str, Any]]
@@ -165,7 +175,6 @@ class StudySettings:
         return cls(
             experiment=config["experiment"],
             results_dir=config["results_dir"],
-            embedding_cache=config["embedding_cache"],
             conditions=tuple(config["conditions"]),
             datasets=datasets,
             bm25=dict(config["bm25"]),

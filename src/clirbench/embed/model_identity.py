@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clirbench.core.atomic import atomic_open
+from clirbench.core.settings import user_cache_folder
 
 if TYPE_CHECKING:  # encoders imports this module; the config is only needed for typing
     from clirbench.embed.encoders import EncoderConfig
@@ -139,8 +140,7 @@ def hash_memo_path() -> Path:
     """Where file hashes are remembered: $CLIRBENCH_HASH_MEMO, else the user's cache folder."""
     if explicit := os.environ.get(HASH_MEMO_ENV):
         return Path(explicit).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "clirbench" / "weight-hashes.json"
+    return user_cache_folder() / "weight-hashes.json"
 
 
 def file_sha256(path: Path) -> str:
@@ -207,7 +207,7 @@ def _update_memo(path: Path, learned: dict[str, dict[str, Any]]) -> None:
     # Forget files that are gone (temporary model folders), so the memo does not grow forever.
     files = {key: entry for key, entry in files.items() if os.path.exists(key)}
     try:
-        with atomic_open(path) as handle:
+        with atomic_open(path, record=False) as handle:  # a memo, not a workflow output
             json.dump({"version": _MEMO_VERSION, "files": files}, handle, indent=1, sort_keys=True)
     except OSError as error:  # a read-only home only costs re-hashing next time
         warnings.warn(f"cannot write the weight hash memo {path}: {error}", stacklevel=2)
@@ -270,7 +270,8 @@ def remember_hub_ref(config: EncoderConfig, commit: str) -> None:
         return
     ref_file = hub_ref_file(config.model, ref)
     if ref_file.parent.parent.is_dir() and not ref_file.exists():
-        with atomic_open(ref_file) as handle:
+        # No record beside it: the Hub library would take `.main.written` for a ref.
+        with atomic_open(ref_file, record=False) as handle:
             handle.write(commit)
 
 
