@@ -7,15 +7,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
-from clirbench.core.settings import (
-    ConfigError,
-    StudySettings,
-    canonical_json,
-    checked_config,
-    config_source,
-)
-from clirbench.startup_checks import Environment, startup_problems
-from clirbench.core.systems import SYSTEM_KINDS, Study, wildcard_regex
+from clirbench.core.settings import ConfigError, canonical_json
+from clirbench.core.systems import SYSTEM_KINDS, wildcard_regex
+from clirbench.startup_checks import start_study
 
 min_version("9.0")
 
@@ -31,31 +25,13 @@ if not workflow.overwrite_configfiles:
 
 
 # The schema checks every key and fills in every default; the rest reads typed settings.
-# A mistake is one line naming the key and the file (snakemake.utils.validate would print
-# the whole schema and config after it).
-CONFIG_SOURCE = config_source(
-    workflow.overwrite_configfiles or ["config/config.yaml"],
-    overridden=bool(workflow.config_settings.config),
-)
+# Every problem at once, one line each naming its key, before any job runs (and in a dry
+# run): a config mistake, a model, file or language code the config names that is not there.
 try:
-    config.update(checked_config(config, CONFIG_SOURCE))
+    SETTINGS, STUDY, NOTICES = start_study(config, workflow)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
-SETTINGS = StudySettings.from_config(config)
-STUDY = Study(SETTINGS)
 OUT = SETTINGS.output_root
-
-# Every problem at once, before any job runs (and in a dry run): stages that are not built,
-# and, in the main process (a job's own start-up need not look again), models, files and
-# language codes the config names that are not there.
-ENVIRONMENT = Environment(
-    # Under --use-conda the backends and pkg: models live in the rules' environments.
-    packages_here=not workflow.deployment_settings.deployment_method,
-    dry_run=bool(workflow.output_settings and workflow.output_settings.dryrun),
-)
-NOTICES, ERRORS = startup_problems(STUDY, ENVIRONMENT if workflow.is_main_process else None)
-if ERRORS:
-    raise WorkflowError(str(ConfigError(ERRORS, CONFIG_SOURCE)))
 if workflow.is_main_process:
     for notice in NOTICES:
         logger.warning(f"clirbench: {notice}")

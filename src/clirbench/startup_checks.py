@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from clirbench.core.languages import is_known_language, load_locale
-from clirbench.core.settings import LOCAL_FILE_KEYS, DatasetSettings, StudySettings
+from clirbench.core.settings import (
+    LOCAL_FILE_KEYS,
+    ConfigError,
+    DatasetSettings,
+    StudySettings,
+    checked_config,
+    config_source,
+)
 from clirbench.core.systems import Study
 
 # The Python packages each backend imports when its model loads (see embed.backends).
@@ -55,6 +62,32 @@ class Environment:
     # Only planning (`snakemake -n`): a Hub model still to be downloaded is a notice, since
     # a plan needs no model (config/paper.yaml is planned offline and run on a cluster).
     dry_run: bool = False
+
+
+def start_study(config: dict[str, Any], workflow: Any) -> tuple[StudySettings, Study, list[str]]:
+    """What the Snakefile does first: validate `config` (completing it, in place, with the
+    schema's defaults), build the registry and check that what it names is there.
+
+    Returns (settings, study, notices for the log); raises `ConfigError` listing every
+    problem, each naming its config key and the config file, before any job runs.
+    """
+    source = config_source(
+        workflow.overwrite_configfiles or ["config/config.yaml"],
+        overridden=bool(workflow.config_settings.config),
+    )
+    config.update(checked_config(config, source))
+    settings = StudySettings.from_config(config)
+    study = Study(settings)
+    environment = Environment(
+        # Under --use-conda the backends and pkg: models live in the rules' environments.
+        packages_here=not workflow.deployment_settings.deployment_method,
+        dry_run=bool(workflow.output_settings and workflow.output_settings.dryrun),
+    )
+    # A job's own start-up (on a cluster node) need not look again.
+    notices, errors = startup_problems(study, environment if workflow.is_main_process else None)
+    if errors:
+        raise ConfigError(errors, source)
+    return settings, study, notices
 
 
 def startup_problems(
