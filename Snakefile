@@ -7,7 +7,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
-from clirbench.core.settings import ConfigError, canonical_json
+from clirbench.core.config_validation import ConfigError
+from clirbench.core.settings import canonical_json
 from clirbench.core.systems import SYSTEM_KINDS, wildcard_regex
 from clirbench.startup_checks import start_study
 

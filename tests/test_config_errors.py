@@ -10,12 +10,8 @@ import pytest
 import yaml
 from workflow_runner import ROOT, run_snakemake
 
-from clirbench.core.settings import (
-    ConfigError,
-    checked_config,
-    config_source,
-    embedding_cache_folder,
-)
+from clirbench.core.config_validation import ConfigError, checked_config, config_source
+from clirbench.core.settings import embedding_cache_folder
 
 DEMO = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 

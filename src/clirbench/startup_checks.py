@@ -26,14 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from clirbench.core.languages import is_known_language, load_locale
-from clirbench.core.settings import (
-    LOCAL_FILE_KEYS,
-    ConfigError,
-    DatasetSettings,
-    StudySettings,
-    checked_config,
-    config_source,
-)
+from clirbench.core.config_validation import ConfigError, checked_config, config_source
+from clirbench.core.settings import LOCAL_FILE_KEYS, DatasetSettings, StudySettings
 from clirbench.core.systems import Study
 
 # The Python packages each backend imports when its model loads (see embed.backends).
