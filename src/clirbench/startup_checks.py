@@ -56,6 +56,8 @@ class Environment:
     # Only planning (`snakemake -n`): a Hub model still to be downloaded is a notice, since
     # a plan needs no model (config/paper.yaml is planned offline and run on a cluster).
     dry_run: bool = False
+    # The workflow's folder, where `make comet-env` puts COMET's environment.
+    root: Path = Path(".")
 
 
 def start_study(config: dict[str, Any], workflow: Any) -> tuple[StudySettings, Study, list[str]]:
@@ -76,6 +78,7 @@ def start_study(config: dict[str, Any], workflow: Any) -> tuple[StudySettings, S
         # Under --use-conda the backends and pkg: models live in the rules' environments.
         packages_here=not workflow.deployment_settings.deployment_method,
         dry_run=bool(workflow.output_settings and workflow.output_settings.dryrun),
+        root=Path(workflow.basedir),
     )
     # A job's own start-up (on a cluster node) need not look again.
     notices, errors = startup_problems(study, environment if workflow.is_main_process else None)
@@ -115,7 +118,32 @@ def check_resources(
         errors += dataset_problems(dataset)
     pairs = settings.evaluation.highlighted_pairs
     errors += unknown_codes("evaluation.highlighted_pairs", [c for pair in pairs for c in pair])
+    if settings.translation:
+        found_notices, found_errors = translation_problems(settings, environment)
+        notices += found_notices
+        errors += found_errors
     return notices, errors
+
+
+def translation_problems(
+    settings: StudySettings, environment: Environment
+) -> tuple[list[str], list[str]]:
+    """The translation stage's checks (clirbench.translate.startup) and its models' folders."""
+    from clirbench.translate.startup import translation_setup
+
+    setup = translation_setup(settings, not environment.packages_here, environment.root)
+    errors = list(setup.errors)
+    models = {
+        f"stages.translation.translators.{name}.model": entry.get("model")
+        for name, entry in settings.translators.items()
+        if entry["type"] in {"hf-seq2seq", "causal-lm"} and "{src}" not in entry.get("model", "")
+    }
+    if settings.pilot:
+        models["stages.translation.pilot.fluency_lm.model"] = settings.pilot["fluency_lm"]["model"]
+    for key, model in models.items():
+        if model:
+            errors += model_problems(key, model, environment)
+    return setup.notices, errors
 
 
 # --- encoders ----------------------------------------------------------------------------

@@ -2,10 +2,25 @@
 # the typed settings (SETTINGS) and the study's registry (STUDY, clirbench.core.systems); the
 # rule files hold only rules, as `snakemake --lint` asks.
 
+from pathlib import Path
+
+from snakemake.exceptions import IncompleteCheckpointException
+
 from clirbench.core.intermediate import set_aside_damaged
+from clirbench.translate.rules import planned_chunks
+from clirbench.translate.startup import translation_setup
+
+# Which pilot systems run (a web service needs its key) and COMET's Python; start-up has
+# already announced both (clirbench.startup_checks).
+TRANSLATION = translation_setup(
+    SETTINGS,
+    use_conda=bool(workflow.deployment_settings.deployment_method),
+    root=Path(workflow.basedir),
+    check_languages=False,
+)
 
 
-def get_final_output():
+def get_final_output(wildcards):
     """The targets of the default run: the report and every file it is made from.
 
     Listing the intermediate files too is what makes a run complete: Snakemake otherwise
@@ -13,7 +28,31 @@ def get_final_output():
     inputs (so a file set aside as damaged, or deleted with a failed job, would never be
     rebuilt, and the run would end green without it).
     """
-    stages = (get_data_outputs, get_embed_outputs, get_retrieve_outputs, get_evaluate_outputs)
+    return get_planned_outputs() + get_chunks_of_written_plans()
+
+
+def get_chunks_of_written_plans():
+    """The translation chunks of the plans (checkpoints) already written. A plan still to
+    be written adds none here: its gather job asks for its chunks (so a dry run still plans
+    every other job), and from the next run on they are targets like any other file."""
+    chunks = []
+    for dataset, translator in STUDY.corpus_translations():
+        try:
+            chunks += translation_chunk_files(dataset, translator)
+        except IncompleteCheckpointException:
+            continue
+    return chunks
+
+
+def get_planned_outputs():
+    """Every target known before any job runs (all but the translation chunks)."""
+    stages = (
+        get_data_outputs,
+        get_translate_outputs,
+        get_embed_outputs,
+        get_retrieve_outputs,
+        get_evaluate_outputs,
+    )
     return [path for list_outputs in stages for path in list_outputs()] + [f"{OUT}/report.html"]
 
 
@@ -23,8 +62,20 @@ def set_aside_damaged_outputs():
     if not workflow.is_main_process:
         return
     dry_run = workflow.output_settings.dryrun
-    for message in set_aside_damaged(get_final_output(), dry_run=dry_run):
+    targets = get_planned_outputs() + get_chunk_files_on_disk()
+    for message in set_aside_damaged(targets, dry_run=dry_run):
         logger.warning(f"clirbench: {message}")
+
+
+def get_chunk_files_on_disk():
+    """The chunk files the written (and whole) translation plans list, for the check above
+    (before Snakemake has planned anything, so not through the checkpoint)."""
+    chunks = []
+    for dataset, translator in STUDY.corpus_translations():
+        plan = Path(f"{OUT}/translation/{dataset}/{translator}/plan.json")
+        if plan.is_file() and not set_aside_damaged([plan], dry_run=True):
+            chunks += [f"{plan.parent}/chunks/{lang}/{chunk}.parquet" for lang, chunk in planned_chunks(plan)]
+    return chunks
 
 
 def get_dataset_params(wildcards):
@@ -78,6 +129,115 @@ def get_data_benchmarks():
         for dataset in STUDY.datasets
     ]
 
+
+
+# --- translate ----------------------------------------------------------------
+
+
+def get_translate_outputs():
+    """Each mt- condition's plan, documents and summary (its chunks are listed by the plan),
+    and the pilot's files."""
+    corpus = [
+        f"{OUT}/translation/{dataset}/{translator}/{name}"
+        for dataset, translator in STUDY.corpus_translations()
+        for name in ("plan.json", "docs.parquet", "summary.json")
+    ]
+    return corpus + get_pilot_outputs()
+
+
+def get_pilot_outputs():
+    if not SETTINGS.pilot:
+        return []
+    files = ("scores.parquet", "documents.parquet", "summary.csv")
+    summary = [f"{OUT}/translation_pilot/{name}" for name in files]
+    sample = [f"{OUT}/translation_pilot/sample.parquet"]
+    return sample + get_pilot_translation_files() + get_pilot_comet_files() + summary
+
+
+def get_translate_benchmarks():
+    corpus = [
+        f"{OUT}/benchmarks/{rule}/{dataset}/{translator}.tsv"
+        for rule in ("plan_translation", "gather_translation")
+        for dataset, translator in STUDY.corpus_translations()
+    ]
+    if not SETTINGS.pilot:
+        return corpus
+    pilot_rules = ["pilot_translate"] + (["pilot_comet"] if get_comet_python() else [])
+    per_system = [
+        f"{OUT}/benchmarks/{rule}/{system}.tsv" for rule in pilot_rules for system in get_pilot_systems()
+    ]
+    once = [f"{OUT}/benchmarks/{rule}/all.tsv" for rule in ("pilot_sample", "pilot_score", "pilot_summary")]
+    return corpus + per_system + once
+
+
+def get_translator_params(wildcards):
+    return canonical_json(SETTINGS.translators[wildcards.translator])
+
+
+def get_translator_gpus(wildcards):
+    return int(str(SETTINGS.translators[wildcards.translator].get("device", "cpu")).startswith("cuda"))
+
+
+def get_translation_chunks(wildcards):
+    return translation_chunk_files(wildcards.dataset, wildcards.translator)
+
+
+def translation_chunk_files(dataset, translator):
+    """The chunk files the plan (a checkpoint) lists."""
+    plan = checkpoints.plan_translation.get(dataset=dataset, translator=translator).output[0]
+    folder = f"{OUT}/translation/{dataset}/{translator}/chunks"
+    return [f"{folder}/{lang}/{chunk}.parquet" for lang, chunk in planned_chunks(plan)]
+
+
+def get_pilot_systems():
+    """The pilot's systems, less web services with no key or URL here (announced at start-up)."""
+    return TRANSLATION.pilot_systems
+
+
+def get_pilot_sample_inputs(wildcards):
+    datasets = SETTINGS.pilot.get("datasets") or STUDY.datasets
+    return {
+        "docs": [f"{OUT}/data/{dataset}/docs.parquet" for dataset in datasets],
+        "reference_english": [f"{OUT}/data/{dataset}/docs_reference_english.parquet" for dataset in datasets],
+    }
+
+
+def get_pilot_translator_params(wildcards):
+    """The translator's settings (null for the reference English)."""
+    return canonical_json(SETTINGS.translators.get(wildcards.pilot_system))
+
+
+def get_pilot_translator_gpus(wildcards):
+    settings = SETTINGS.translators.get(wildcards.pilot_system) or {}
+    return int(str(settings.get("device", "cpu")).startswith("cuda"))
+
+
+def get_adequacy_encoder_params():
+    name = SETTINGS.pilot.get("adequacy_encoder")
+    return canonical_json(None if name is None else {"name": name, **SETTINGS.encoders[name]})
+
+
+def get_fluency_lm_gpus():
+    return int(str(SETTINGS.pilot.get("fluency_lm", {}).get("device", "cpu")).startswith("cuda"))
+
+
+def get_comet_python():
+    """The Python that runs COMET-Kiwi, or None when the pilot has no COMET scores."""
+    return TRANSLATION.comet_python
+
+
+def get_comet_gpus():
+    return int(str(SETTINGS.pilot.get("comet", {}).get("device", "cpu")).startswith("cuda"))
+
+
+def get_pilot_translation_files():
+    return [f"{OUT}/translation_pilot/translations/{system}.parquet" for system in get_pilot_systems()]
+
+
+def get_pilot_comet_files():
+    if not get_comet_python():
+        return []
+    return [f"{OUT}/translation_pilot/comet/{system}.parquet" for system in get_pilot_systems()]
 
 
 # --- embed --------------------------------------------------------------------
@@ -175,6 +335,7 @@ def get_benchmark_files():
     earlier configs in the same folder are never counted)."""
     stages = (
         get_data_benchmarks,
+        get_translate_benchmarks,
         get_embed_benchmarks,
         get_retrieve_benchmarks,
         get_evaluate_benchmarks,
@@ -183,11 +344,50 @@ def get_benchmark_files():
 
 
 def get_report_metadata():
-    return canonical_json(
-        {
-            "experiment": SETTINGS.experiment,
-            "config_hash": SETTINGS.hash,
-            "models": STUDY.descriptions(),
-            "highlighted_pairs": [list(pair) for pair in SETTINGS.evaluation.highlighted_pairs],
-        }
-    )
+    metadata = {
+        "experiment": SETTINGS.experiment,
+        "config_hash": SETTINGS.hash,
+        "models": STUDY.descriptions(),
+        "highlighted_pairs": [list(pair) for pair in SETTINGS.evaluation.highlighted_pairs],
+    }
+    if SETTINGS.translation:
+        metadata["translation"] = get_translation_metadata()
+    return canonical_json(metadata)
+
+
+def get_translation_metadata():
+    """What the report says of the pilot's settings, and of what start-up skipped."""
+    pilot = SETTINGS.pilot
+    if not pilot:
+        return {"skipped": TRANSLATION.notices}
+    fluency = pilot["fluency_lm"]
+    comet = pilot["comet"]["model"] if get_comet_python() else None
+    encoder = pilot.get("adequacy_encoder")
+    adequacy = [f"COMET-Kiwi ({comet})"] if comet else []
+    adequacy += [f"cosine of source and translation under {encoder}"] if encoder else []
+    return {
+        "chosen": pilot.get("chosen"),
+        "fluency_lm": fluency["model"] + (f" ({fluency['gguf_file']})" if fluency.get("gguf_file") else ""),
+        "adequacy": "; ".join(adequacy) or "none",
+        "documents_per_language": pilot["documents_per_language"],
+        "seed": pilot["seed"],
+        "skipped": TRANSLATION.notices,
+    }
+
+
+def get_pilot_report_files():
+    """The pilot's summary and per-document table, in that order (none without a pilot)."""
+    if not SETTINGS.pilot:
+        return []
+    return [f"{OUT}/translation_pilot/summary.csv", f"{OUT}/translation_pilot/documents.parquet"]
+
+
+def get_translation_labels():
+    return [[dataset, f"mt-{translator}"] for dataset, translator in STUDY.corpus_translations()]
+
+
+def get_translation_summary_files():
+    return [
+        f"{OUT}/translation/{dataset}/{translator}/summary.json"
+        for dataset, translator in STUDY.corpus_translations()
+    ]

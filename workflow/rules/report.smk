@@ -6,6 +6,8 @@ rule report:
         summary=f"{OUT}/metrics/summary.csv",
         dataset_counts=get_dataset_count_files(),
         benchmarks=get_benchmark_files(),
+        pilot=get_pilot_report_files(),
+        translation_summaries=get_translation_summary_files(),
     output:
         report(
             f"{OUT}/report.html",
@@ -14,6 +16,7 @@ rule report:
         ),
     params:
         metadata=get_report_metadata(),
+        translation_labels=get_translation_labels(),
     log:
         f"{OUT}/logs/report.log",
     threads: 1

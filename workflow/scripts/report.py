@@ -17,4 +17,12 @@ report(
     [Path(path) for path in snakemake.input.benchmarks],
     load_settings(snakemake.params.metadata),
     Path(snakemake.output[0]),
+    pilot_summary=Path(snakemake.input.pilot[0]) if snakemake.input.pilot else None,
+    pilot_documents=Path(snakemake.input.pilot[1]) if snakemake.input.pilot else None,
+    translation_summaries={
+        (dataset, condition): Path(path)
+        for (dataset, condition), path in zip(
+            snakemake.params.translation_labels, snakemake.input.translation_summaries
+        )
+    },
 )

@@ -125,6 +125,11 @@ def embedding_cache_folder(configured: str | None) -> Path:
     return Path(configured).expanduser() if configured else user_cache_folder() / "embeddings"
 
 
+def translation_cache_folder(configured: str | None) -> Path:
+    """The translation cache: the `translation_cache` key, else in the user's cache folder."""
+    return Path(configured).expanduser() if configured else user_cache_folder() / "translations"
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """The validated config (schema defaults filled in), typed."""
@@ -181,6 +186,23 @@ class StudySettings:
     @property
     def hash(self) -> str:
         return config_hash(self.config)
+
+    @property
+    def translation(self) -> Mapping[str, Any]:
+        """`stages.translation`, or an empty mapping when the stage is switched off."""
+        stage = self.stages.get("translation") or {}
+        return stage if stage.get("enabled") else {}
+
+    @property
+    def translators(self) -> Mapping[str, Mapping[str, Any]]:
+        """`stages.translation.translators` of an enabled translation stage."""
+        return self.translation.get("translators", {})
+
+    @property
+    def pilot(self) -> Mapping[str, Any]:
+        """`stages.translation.pilot`, or an empty mapping when it does not run."""
+        pilot = self.translation.get("pilot") or {}
+        return pilot if pilot.get("enabled") else {}
 
 
 def unset_keys(settings: Mapping[str, Any], prefix: str) -> list[str]:

@@ -8,8 +8,9 @@ and the rule that writes its runs; nothing else changes.
 
 Conditions name the text of the documents searched: `original` (the multilingual pool as
 published), `reference-english` (English that ships with the dataset: mMARCO's and XQuAD's
-English originals, the CLDR cards' English card, a local collection's translated file) and,
-once the translation stage lands, `mt-<translator>` (machine translation into English).
+English originals, the CLDR cards' English card, a local collection's translated file) and
+`mt-<translator>` (every document machine translated into English by a translator of
+`stages.translation`, written by the translation stage).
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ ORIGINAL_CONDITION = Condition(ORIGINAL, "data/{dataset}/docs.parquet")
 REFERENCE_ENGLISH_CONDITION = Condition(
     REFERENCE_ENGLISH, "data/{dataset}/docs_reference_english.parquet"
 )
+# The pilot's name for the dataset's own English, scored beside the translators.
+REFERENCE_SYSTEM = "reference"
+
+
+def machine_translation_condition(translator: str) -> Condition:
+    """`mt-<translator>`: the table the translation stage gathers for that translator."""
+    return Condition(
+        f"{MACHINE_TRANSLATION_PREFIX}{translator}",
+        f"translation/{{dataset}}/{translator}/docs.parquet",
+    )
+
+
+def translator_of(condition: str) -> str:
+    """'mt-nllb' -> 'nllb'."""
+    if not condition.startswith(MACHINE_TRANSLATION_PREFIX):
+        raise ValueError(f"{condition!r} is not a machine-translated condition")
+    return condition.removeprefix(MACHINE_TRANSLATION_PREFIX)
 
 
 def condition_sort_key(name: str) -> tuple[int, str]:
@@ -67,6 +85,8 @@ class SystemKind:
 LEXICAL = SystemKind("lexical", rule="bm25_run", config_section="bm25")
 DENSE_EXACT = SystemKind("dense-exact", rule="dense_run", config_section="encoders")
 SYSTEM_KINDS: dict[str, SystemKind] = {kind.name: kind for kind in (LEXICAL, DENSE_EXACT)}
+# Stages under `stages:` that are built; the others may only be listed, switched off.
+BUILT_STAGES = frozenset({"translation"})
 
 # Bundled models have no `model` entry; the report names them.
 BUNDLED_MODELS = {
@@ -159,7 +179,30 @@ class Study:
             and not settings.documents_are_english
         ):
             found.append(REFERENCE_ENGLISH_CONDITION)
+        translated = self.settings.translation.get("datasets") or self.settings.datasets
+        if not settings.documents_are_english and dataset in translated:
+            found += [
+                machine_translation_condition(translator_of(name))
+                for name in wanted
+                if name.startswith(MACHINE_TRANSLATION_PREFIX)
+            ]
         return found
+
+    def corpus_translations(self) -> list[tuple[str, str]]:
+        """(dataset, translator) of every machine-translated condition the study searches."""
+        return [
+            (dataset, translator_of(condition.name))
+            for dataset in self.datasets
+            for condition in self.conditions(dataset)
+            if condition.is_machine_translation
+        ]
+
+    @property
+    def translators_in_use(self) -> list[str]:
+        """Translators of an mt- condition or of the pilot."""
+        corpus = {translator for _, translator in self.corpus_translations()}
+        pilot = set(self.settings.pilot.get("systems", [])) - {REFERENCE_SYSTEM}
+        return sorted(corpus | pilot)
 
     def condition(self, dataset: str, name: str) -> Condition:
         for condition in self.conditions(dataset):
@@ -187,10 +230,13 @@ class Study:
         return {name: system.description for name, system in self.systems.items()}
 
     def notices(self) -> tuple[list[str], list[str]]:
-        """(notices, errors) about stages configured but not built, and missing English."""
+        """(notices, errors) about stages configured but not built, translation settings
+        that name what is not there, and missing English."""
         notices: list[str] = []
-        errors: list[str] = []
+        errors = self._translation_errors()
         for stage, stage_settings in self.settings.stages.items():
+            if stage in BUILT_STAGES:
+                continue
             if stage_settings.get("enabled"):
                 errors.append(
                     f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false"
@@ -211,6 +257,52 @@ class Study:
         if without and REFERENCE_ENGLISH in self.settings.conditions:
             notices.append(
                 "datasets " + ", ".join(sorted(without)) + ": no reference English documents; "
-                "their English condition waits for the translation stage, only 'original' runs"
+                "an mt-<translator> condition (stages.translation) gives them an English one"
             )
         return notices, errors
+
+    def _translation_errors(self) -> list[str]:
+        """Names in the conditions and the pilot that stages.translation does not define."""
+        errors: list[str] = []
+        stage = self.settings.stages.get("translation") or {}
+        translators = stage.get("translators", {})
+        for name in self.settings.conditions:
+            if not name.startswith(MACHINE_TRANSLATION_PREFIX):
+                continue
+            if not stage.get("enabled"):
+                errors.append(
+                    f"conditions: {name} needs the translation stage; set "
+                    "stages.translation.enabled to true"
+                )
+            elif translator_of(name) not in translators:
+                errors.append(
+                    f"conditions: {name} names no translator of stages.translation.translators "
+                    f"(defined: {', '.join(sorted(translators)) or 'none'})"
+                )
+        pilot = self.settings.pilot
+        known = set(translators) | {REFERENCE_SYSTEM}
+        for system in pilot.get("systems", []):
+            if system not in known:
+                errors.append(
+                    f"stages.translation.pilot.systems: {system!r} is neither a translator of "
+                    f"stages.translation.translators nor {REFERENCE_SYSTEM!r}"
+                )
+        if pilot and not pilot.get("systems"):
+            errors.append("stages.translation.pilot.systems: the pilot has no system to score")
+        chosen = pilot.get("chosen")
+        if chosen is not None and chosen not in pilot.get("systems", []):
+            errors.append(f"stages.translation.pilot.chosen: {chosen!r} is not a pilot system")
+        encoder = pilot.get("adequacy_encoder")
+        if encoder is not None and encoder not in self.settings.encoders:
+            errors.append(
+                f"stages.translation.pilot.adequacy_encoder: {encoder!r} is not an encoder "
+                f"(encoders: {', '.join(sorted(self.settings.encoders))})"
+            )
+        for key, datasets in (
+            ("stages.translation.pilot.datasets", pilot.get("datasets")),
+            ("stages.translation.datasets", stage.get("datasets")),
+        ):
+            for dataset in datasets or []:
+                if dataset not in self.settings.datasets:
+                    errors.append(f"{key}: no dataset {dataset!r}")
+        return errors

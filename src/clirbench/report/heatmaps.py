@@ -23,7 +23,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from clirbench.evaluate.metrics import ALL
-from clirbench.report.common import MISSING, conditions, ordered
+from clirbench.report.common import MISSING, condition_label, conditions, ordered
 
 HEATMAP_METRIC = "recall@100"
 COLOUR_MAP = "viridis"
@@ -57,8 +57,9 @@ def heatmaps(summary: pl.DataFrame) -> list[Heatmap]:
         in_dataset = pairs.filter(pl.col("dataset") == dataset)
         for condition in conditions(in_dataset):
             panel_data = in_dataset.filter(pl.col("condition") == condition)
-            png = heatmap_png(panel_data, title=f"{dataset} – {condition}")
-            alt = f"Recall@100 per query language × document language, {dataset}, {condition}"
+            label = condition_label(condition)
+            png = heatmap_png(panel_data, title=f"{dataset} – {label}")
+            alt = f"Recall@100 per query language × document language, {dataset}, {label}"
             images.append(Heatmap(dataset, condition, base64.b64encode(png).decode("ascii"), alt))
     return images
 

@@ -3,14 +3,15 @@
 Self-contained means no network access is needed to read it (images are inlined PNGs,
 styles are inline), so the page can be archived or mailed next to the results and still
 render years later. This module assembles the sections' contexts (one module per section:
-table3, datasets, heatmaps, highlighted_pairs, run_metadata) and renders
-templates/report.html.j2, which includes one part per section from templates/sections/.
+table3, datasets, heatmaps, highlighted_pairs, run_metadata; translated_conditions and
+translation_pilot for the translation stage) and renders templates/report.html.j2, which
+includes one part per section from templates/sections/.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ import polars as pl
 
 from clirbench.core.atomic import write_text
 from clirbench.evaluate.dataset_counts import DatasetStatistics
-from clirbench.report.common import DECIMALS
+from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
 from clirbench.report.heatmaps import heatmaps
 from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
 from clirbench.report.run_metadata import run_metadata
 from clirbench.report.table3 import table3
+from clirbench.report.translated_conditions import translated_conditions
+from clirbench.report.translation_pilot import REFERENCE_LABEL, pilot_section
 
 TEMPLATE = "report.html.j2"
 
@@ -36,6 +39,11 @@ def build_report(
     highlighted_pairs: Sequence[tuple[str, str]],
     out_path: Path,
     dataset_statistics: Sequence[DatasetStatistics] = (),
+    *,
+    pilot_summary: pl.DataFrame | None = None,
+    pilot_documents: pl.DataFrame | None = None,
+    translation_summaries: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    translation: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
 
@@ -43,9 +51,14 @@ def build_report(
     (system -> description), config_hash, date (defaults to today, UTC) and
     wall_time_seconds (elapsed time of the whole run; defaults to the sum over
     `stage_times`).  Other keys are listed as they are.  `stage_times` has columns stage,
-    jobs, seconds (see `run_metadata.stage_times_from_benchmarks`).
+    jobs, seconds (see `run_metadata.stage_times_from_benchmarks`).  The keyword-only
+    arguments feed the translation stage's sections, see `render_report`.
     """
-    page = render_report(summary, metadata, stage_times, highlighted_pairs, dataset_statistics)
+    page = render_report(
+        summary, metadata, stage_times, highlighted_pairs, dataset_statistics,
+        pilot_summary=pilot_summary, pilot_documents=pilot_documents,
+        translation_summaries=translation_summaries, translation=translation,
+    )  # fmt: skip
     write_text(page, out_path)
 
 
@@ -55,8 +68,31 @@ def render_report(
     stage_times: pl.DataFrame,
     highlighted_pairs: Sequence[tuple[str, str]],
     dataset_statistics: Sequence[DatasetStatistics] = (),
+    *,
+    pilot_summary: pl.DataFrame | None = None,
+    pilot_documents: pl.DataFrame | None = None,
+    translation_summaries: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    translation: Mapping[str, Any] | None = None,
 ) -> str:
-    """The page's HTML (what `build_report` writes)."""
+    """The page's HTML (what `build_report` writes).
+
+    The translation stage's sections appear only with their inputs: the pilot section with
+    `pilot_summary` (`pilot_documents` adds example translations), the translated conditions
+    section with `translation_summaries` ((dataset, mt-* condition) -> summary JSON content).
+    `translation`: the stage's settings for the page (chosen, fluency_lm, adequacy,
+    documents_per_language, seed, skipped), see `translation_pilot.pilot_section`.
+    """
+    if pilot_documents is not None and pilot_summary is None:
+        raise ValueError("the pilot's documents were given without the pilot summary")
+    settings = translation or {}
+    pilot = (
+        None if pilot_summary is None else pilot_section(pilot_summary, pilot_documents, settings)
+    )
+    translated = translated_conditions(translation_summaries or {})
+    notices = [str(notice) for notice in settings.get("skipped") or []]
+    if notices and pilot is None and not translated:
+        # No translation section to carry them: they are listed with the run's metadata.
+        metadata = {**metadata, "translation notices": "; ".join(notices)}
     pairs = [(str(query), str(doc)) for query, doc in highlighted_pairs]
     context = {
         "table3": table3(summary),
@@ -67,13 +103,18 @@ def render_report(
         "pair_metrics": metric_labels(),
         "run": run_metadata(metadata, stage_times),
         "decimals": DECIMALS,
+        "pilot": pilot,
+        "translated": translated,
+        # The pilot section lists the notices; without it, the translated conditions do.
+        "translation_notices": notices if pilot is None else [],
+        "reference_label": REFERENCE_LABEL,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("clirbench.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -83,3 +124,5 @@ def _environment() -> jinja2.Environment:
         # {% include %} line stands for the part's lines.
         keep_trailing_newline=True,
     )
+    environment.filters["condition_label"] = condition_label
+    return environment

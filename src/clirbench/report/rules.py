@@ -9,6 +9,7 @@ transformers): the report job needs polars, matplotlib and jinja2 only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ from clirbench.report.run_metadata import (
     library_versions,
     stage_times_from_benchmarks,
 )
+from clirbench.report.translated_conditions import read_translation_summary
+from clirbench.report.translation_pilot import read_pilot_documents, read_pilot_summary
+
+# Metadata keys that feed a section rather than being listed as they are.
+CONSUMED_METADATA = ("highlighted_pairs", "translation")
 
 
 def report(
@@ -30,6 +36,10 @@ def report(
     benchmark_paths: list[Path],
     metadata: dict[str, Any],
     out: Path,
+    *,
+    pilot_summary: Path | None = None,
+    pilot_documents: Path | None = None,
+    translation_summaries: Mapping[tuple[str, str], Path] | None = None,
 ) -> None:
     """Write the report page to `out`.
 
@@ -37,8 +47,14 @@ def report(
     "highlighted_pairs": [[query_lang, doc_lang], ...]}; further keys are listed on the page
     as they are.  `benchmark_paths` are Snakemake benchmark files,
     `<out>/benchmarks/<rule>/<wildcards...>.tsv`; only these are read, summed per rule.
+
+    The translation stage's files, each optional (its section is left out without it):
+    `pilot_summary` (the pilot's summary CSV) and `pilot_documents` (its per-document
+    parquet, for example translations), `translation_summaries` ((dataset, mt-* condition)
+    -> the translation summary JSON). metadata["translation"], if given: {"chosen": system
+    or None, "fluency_lm", "adequacy", "documents_per_language", "seed", "skipped": [notices]}.
     """
-    page_metadata = {key: value for key, value in metadata.items() if key != "highlighted_pairs"}
+    page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
     pairs = [(str(query), str(doc)) for query, doc in metadata.get("highlighted_pairs") or []]
     build_report(
@@ -48,6 +64,15 @@ def report(
         pairs,
         out,
         dataset_statistics=[read_dataset_counts(Path(path)) for path in dataset_count_paths],
+        pilot_summary=None if pilot_summary is None else read_pilot_summary(Path(pilot_summary)),
+        pilot_documents=(
+            None if pilot_documents is None else read_pilot_documents(Path(pilot_documents))
+        ),
+        translation_summaries={
+            (str(dataset), str(condition)): read_translation_summary(Path(path))
+            for (dataset, condition), path in (translation_summaries or {}).items()
+        },
+        translation=dict(metadata.get("translation") or {}),
     )
 
 

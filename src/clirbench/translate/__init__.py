@@ -1,0 +1,1 @@
+"""Machine translation of documents into English: translators, their cache, chunk jobs, pilot."""
