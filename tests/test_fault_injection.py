@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,6 +163,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     outputs = study.outputs()
     assert any(name.startswith("embeddings/") for name in outputs)
     assert any(name.endswith(".trec") for name in outputs)
+    # The translated condition end to end: Bergamot's chunks, its table, its runs, the pilot.
+    assert len([name for name in outputs if re.search(r"/chunks/pt/\d\.parquet$", name)]) == 3
+    assert any(name.startswith("runs/cards/mt-bergamot/") for name in outputs)
+    assert "translation_pilot/summary.csv" in outputs
     return outputs
 
 
@@ -312,6 +317,8 @@ def test_a_fixed_input_is_read_again(tmp_path: Path) -> None:
     }
     config["encoders"] = {}
     config["evaluation"]["highlighted_pairs"] = []
+    config["conditions"] = ["original"]
+    config["stages"] = {}
     study.config.write_text(yaml.safe_dump(config))
     study.run()
     report = study.out / "report.html"

@@ -67,3 +67,56 @@ def test_gpu_only_for_encoders_put_on_cuda() -> None:
     settings["encoders"]["st"]["device"] = "cuda:1"
     study = Study(validated_settings(settings))
     assert {name for name, s in study.systems.items() if s.gpu} == {"st"}
+
+
+def translation(**overrides: object) -> dict:
+    stage = {
+        "enabled": True,
+        "translators": {"nllb": {"type": "hf-seq2seq", "model": "org/nllb"}},
+        "pilot": {"enabled": True, "systems": ["nllb", "reference"], "adequacy_encoder": "me5"},
+    }
+    return {"translation": stage | overrides}
+
+
+def test_machine_translated_conditions_for_datasets_not_in_english() -> None:
+    settings = config(conditions=["original", "mt-nllb"], stages=translation())
+    study = Study(validated_settings(settings))
+    mt = study.condition("cards", "mt-nllb")
+    assert mt.is_machine_translation and mt.docs_table == "translation/{dataset}/nllb/docs.parquet"
+    assert [c.name for c in study.conditions("tatoeba")] == ["original"]  # xx-en: English already
+    assert study.corpus_translations() == [("cards", "nllb"), ("mine", "nllb")]
+    assert study.notices()[1] == []
+    only_cards = Study(validated_settings(config(conditions=["mt-nllb"], stages=translation(datasets=["cards"]))))
+    assert only_cards.corpus_translations() == [("cards", "nllb")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (config(conditions=["mt-nllb"]), "conditions: mt-nllb needs the translation stage"),
+        (
+            config(conditions=["mt-deepl"], stages=translation()),
+            "conditions: mt-deepl names no translator of stages.translation.translators "
+            "(defined: nllb)",
+        ),
+        (
+            config(stages=translation(pilot={"enabled": True, "systems": ["google"]})),
+            "stages.translation.pilot.systems: 'google' is neither a translator",
+        ),
+        (
+            config(stages=translation(pilot={"enabled": True, "systems": ["nllb"], "chosen": "x"})),
+            "stages.translation.pilot.chosen: 'x' is not a pilot system",
+        ),
+        (
+            config(stages=translation(translators={"reference": {"type": "bergamot"}})),
+            "stages.translation.translators.reference: 'reference' names the dataset's own English",
+        ),
+        (
+            config(stages=translation(pilot={"enabled": True, "systems": ["nllb"], "adequacy_encoder": "e5"})),
+            "stages.translation.pilot.adequacy_encoder: 'e5' is not an encoder",
+        ),
+    ],
+)
+def test_translation_settings_that_name_nothing_are_errors(settings: dict, problem: str) -> None:
+    errors = Study(validated_settings(settings)).notices()[1]
+    assert any(error.startswith(problem) for error in errors), errors

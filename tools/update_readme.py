@@ -5,6 +5,8 @@ and is replaced as a whole:
 
 - `demo`: the demo's table, from results/demo/metrics/summary.csv;
 - `xquad`, `tatoeba`: the XQuAD and Tatoeba tables, from results/xquad/metrics/summary.csv;
+- `demo-translation`: one language pair of the demo in every condition, from its summary.csv;
+- `demo-pilot`: the demo's MT pilot, from results/demo/translation_pilot/summary.csv;
 - `paper-jobs`: the number of jobs `snakemake -n --configfile config/paper.yaml` plans.
 
 A block whose source file does not exist is left as it is (and the tool says so).
@@ -80,6 +82,65 @@ class Table:
         return "\n" + "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class PairTable:
+    """One language pair of a dataset: a row per system, one metric in every condition."""
+
+    dataset: str
+    query_lang: str
+    doc_lang: str
+    conditions: tuple[str, ...]
+    metric: tuple[str, str] = METRICS[0]
+
+    def __call__(self, summary_path: Path) -> str:
+        summary = pl.read_csv(summary_path).filter(
+            (pl.col("dataset") == self.dataset)
+            & (pl.col("query_lang") == self.query_lang)
+            & (pl.col("doc_lang") == self.doc_lang)
+            & (pl.col("metric") == self.metric[0])
+        )
+        if summary.is_empty():
+            raise ValueError(f"{summary_path}: no {self.query_lang}→{self.doc_lang} rows")
+        values = value_lookup(summary, ["condition", "system"])
+        pair = f"{self.query_lang}→{self.doc_lang}"
+        header = [f"{pair} {self.metric[1]}", *self.conditions]
+        lines = [_row(header), "|" + "---|" * len(header)]
+        for system in sorted(summary["system"].unique()):
+            cells = [format_value(values.get((c, system))) for c in self.conditions]
+            lines.append(_row([system, *cells]))
+        return "\n" + "\n".join(lines) + "\n"
+
+
+PILOT_COLUMNS = (
+    ("documents", "documents"),
+    ("encoder_cosine", "adequacy (cosine)"),
+    ("chrf", "chrF"),
+    ("perplexity", "perplexity"),
+    ("off_target_rate", "off target"),
+)
+
+
+WHOLE = {"perplexity", "chrf"}  # shown to one decimal: values in the tens and hundreds
+
+
+def pilot_table(summary_path: Path) -> str:
+    """The MT pilot's overall row per system (the mean over its documents)."""
+    summary = pl.read_csv(summary_path).filter(pl.col("lang") == ALL).sort("system")
+    languages = pl.read_csv(summary_path).filter(pl.col("lang") != ALL).group_by("system").agg(
+        pl.col("lang").sort().str.join(" ")
+    )
+    covered = dict(zip(languages["system"], languages["lang"], strict=True))
+    header = ["system", "languages", *(label for _, label in PILOT_COLUMNS)]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for row in summary.iter_rows(named=True):
+        cells = [str(row["documents"])] + [
+            "–" if row[column] is None else f"{row[column]:.{1 if column in WHOLE else 3}f}"
+            for column, _ in PILOT_COLUMNS[1:]
+        ]
+        lines.append(_row([row["system"], covered.get(row["system"], ""), *cells]))
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def cross_script_means(summary: pl.DataFrame) -> dict[str, float]:
     """Per system: mean original-condition R@100 over pairs whose languages' scripts differ."""
     pairs = summary.filter(
@@ -125,6 +186,11 @@ TABLES: dict[str, Block] = {
         "results/demo/metrics/summary.csv",
         Table("demo", "system", (ORIGINAL, REFERENCE_ENGLISH), cross_script=True),
     ),
+    "demo-translation": Block(
+        "results/demo/metrics/summary.csv",
+        PairTable("demo", "en", "pt", (ORIGINAL, "mt-bergamot", REFERENCE_ENGLISH)),
+    ),
+    "demo-pilot": Block("results/demo/translation_pilot/summary.csv", pilot_table),
     "xquad": Block(
         "results/xquad/metrics/summary.csv",
         Table("xquad", "XQuAD", (ORIGINAL, REFERENCE_ENGLISH)),

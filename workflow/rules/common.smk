@@ -68,14 +68,13 @@ def set_aside_damaged_outputs():
 
 
 def get_chunk_files_on_disk():
-    """The chunk files the written (and whole) translation plans list, for the check above
-    (before Snakemake has planned anything, so not through the checkpoint)."""
-    chunks = []
-    for dataset, translator in STUDY.corpus_translations():
-        plan = Path(f"{OUT}/translation/{dataset}/{translator}/plan.json")
-        if plan.is_file() and not set_aside_damaged([plan], dry_run=True):
-            chunks += [f"{plan.parent}/chunks/{lang}/{chunk}.parquet" for lang, chunk in planned_chunks(plan)]
-    return chunks
+    """The translation chunk files there are, for the check above (which runs before
+    Snakemake has planned anything, and must not trust a plan that may be damaged itself)."""
+    return [
+        str(chunk)
+        for dataset, translator in STUDY.corpus_translations()
+        for chunk in sorted(Path(f"{OUT}/translation/{dataset}/{translator}").glob("chunks/*/*.parquet"))
+    ]
 
 
 def get_dataset_params(wildcards):
@@ -164,9 +163,14 @@ def get_translate_benchmarks():
         return corpus
     pilot_rules = ["pilot_translate"] + (["pilot_comet"] if get_comet_python() else [])
     per_system = [
-        f"{OUT}/benchmarks/{rule}/{system}.tsv" for rule in pilot_rules for system in get_pilot_systems()
+        f"{OUT}/benchmarks/{rule}/{system}.tsv"
+        for rule in pilot_rules
+        for system in get_pilot_systems()
     ]
-    once = [f"{OUT}/benchmarks/{rule}/all.tsv" for rule in ("pilot_sample", "pilot_score", "pilot_summary")]
+    once = [
+        f"{OUT}/benchmarks/{rule}/all.tsv"
+        for rule in ("pilot_sample", "pilot_score", "pilot_summary")
+    ]
     return corpus + per_system + once
 
 
@@ -175,7 +179,12 @@ def get_translator_params(wildcards):
 
 
 def get_translator_gpus(wildcards):
-    return int(str(SETTINGS.translators[wildcards.translator].get("device", "cpu")).startswith("cuda"))
+    return gpus_for(SETTINGS.translators[wildcards.translator])
+
+
+def gpus_for(settings):
+    """1 for a model the settings put on a GPU (`device: cuda...`), else 0."""
+    return int(str((settings or {}).get("device", "cpu")).startswith("cuda"))
 
 
 def get_translation_chunks(wildcards):
@@ -198,7 +207,9 @@ def get_pilot_sample_inputs(wildcards):
     datasets = SETTINGS.pilot.get("datasets") or STUDY.datasets
     return {
         "docs": [f"{OUT}/data/{dataset}/docs.parquet" for dataset in datasets],
-        "reference_english": [f"{OUT}/data/{dataset}/docs_reference_english.parquet" for dataset in datasets],
+        "reference_english": [
+            f"{OUT}/data/{dataset}/docs_reference_english.parquet" for dataset in datasets
+        ],
     }
 
 
@@ -208,8 +219,7 @@ def get_pilot_translator_params(wildcards):
 
 
 def get_pilot_translator_gpus(wildcards):
-    settings = SETTINGS.translators.get(wildcards.pilot_system) or {}
-    return int(str(settings.get("device", "cpu")).startswith("cuda"))
+    return gpus_for(SETTINGS.translators.get(wildcards.pilot_system))
 
 
 def get_adequacy_encoder_params():
@@ -218,7 +228,7 @@ def get_adequacy_encoder_params():
 
 
 def get_fluency_lm_gpus():
-    return int(str(SETTINGS.pilot.get("fluency_lm", {}).get("device", "cpu")).startswith("cuda"))
+    return gpus_for(SETTINGS.pilot.get("fluency_lm"))
 
 
 def get_comet_python():
@@ -227,11 +237,12 @@ def get_comet_python():
 
 
 def get_comet_gpus():
-    return int(str(SETTINGS.pilot.get("comet", {}).get("device", "cpu")).startswith("cuda"))
+    return gpus_for(SETTINGS.pilot.get("comet"))
 
 
 def get_pilot_translation_files():
-    return [f"{OUT}/translation_pilot/translations/{system}.parquet" for system in get_pilot_systems()]
+    folder = f"{OUT}/translation_pilot/translations"
+    return [f"{folder}/{system}.parquet" for system in get_pilot_systems()]
 
 
 def get_pilot_comet_files():
@@ -367,7 +378,7 @@ def get_translation_metadata():
     adequacy += [f"cosine of source and translation under {encoder}"] if encoder else []
     return {
         "chosen": pilot.get("chosen"),
-        "fluency_lm": fluency["model"] + (f" ({fluency['gguf_file']})" if fluency.get("gguf_file") else ""),
+        "fluency_lm": " ".join(filter(None, [fluency["model"], fluency.get("gguf_file")])),
         "adequacy": "; ".join(adequacy) or "none",
         "documents_per_language": pilot["documents_per_language"],
         "seed": pilot["seed"],

@@ -279,6 +279,11 @@ class Study:
                     f"conditions: {name} names no translator of stages.translation.translators "
                     f"(defined: {', '.join(sorted(translators)) or 'none'})"
                 )
+        if REFERENCE_SYSTEM in translators:
+            errors.append(
+                f"stages.translation.translators.{REFERENCE_SYSTEM}: {REFERENCE_SYSTEM!r} names "
+                "the dataset's own English in the pilot; give the translator another name"
+            )
         pilot = self.settings.pilot
         known = set(translators) | {REFERENCE_SYSTEM}
         for system in pilot.get("systems", []):

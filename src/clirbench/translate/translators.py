@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from clirbench.core.languages import is_known_language
+from clirbench.core.systems import REFERENCE_SYSTEM
 from clirbench.embed.model_identity import (
     OFFLINE_HINT,
     WEIGHT_SUFFIXES,
@@ -40,7 +41,8 @@ from clirbench.embed.model_identity import (
 from clirbench.translate.language_codes import unmapped_languages
 
 ENGLISH_CODES = frozenset({"en", "en-simple"})  # copied unchanged, never translated
-REFERENCE = "reference"  # the pilot's name for the dataset's own English
+# The pilot's name for the dataset's own English.
+REFERENCE = REFERENCE_SYSTEM
 TRANSLATOR_TYPES = ("hf-seq2seq", "bergamot", "causal-lm", "deepl", "libretranslate")
 # Settings that cannot change a translation; the model reference and revision are
 # replaced in the fingerprint by the identity of the model they name.
