@@ -39,18 +39,16 @@ import numpy as np
 from tqdm import tqdm
 
 from clirbench.core.atomic import atomic_open, write_json
-from clirbench.core.intermediate import set_aside
+from clirbench.core.shard_index import KEY_BYTES, KEY_DTYPE, ShardIndex
 from clirbench.embed.encoders import Encoder
 
 log = logging.getLogger("clirbench")
 
-KEY_BYTES = 16
 SHARD_GLOB = "shard-*.npz"
 # Defaults of EmbeddingCache's checkpoints: with minutes between shards a killed job loses
 # little, and the shards stay few enough (thousands of texts each) to load quickly.
 CHECKPOINT_TEXTS = 4096
 CHECKPOINT_SECONDS = 120.0
-_KEY_DTYPE = np.dtype(f"V{KEY_BYTES}")  # one opaque, sortable key per text
 _clock = time.monotonic  # a module attribute, so tests can drive the checkpoint timer
 
 
@@ -59,8 +57,11 @@ def text_key(prompt: str, text: str) -> bytes:
     return hashlib.sha256(f"{prompt}\x00{text}".encode()).digest()[:KEY_BYTES]
 
 
-class EmbeddingCache:
+class EmbeddingCache(ShardIndex):
     """Vectors of `encoder`, stored under ``root / encoder.fingerprint``."""
+
+    contents = "embedding"
+    redone = "re-encoded"
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class EmbeddingCache:
         checkpoint_texts: int = CHECKPOINT_TEXTS,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
     ) -> None:
+        super().__init__()
         if checkpoint_texts < 1:
             raise ValueError(f"checkpoint_texts must be >= 1, got {checkpoint_texts}")
         if checkpoint_seconds < 0:
@@ -83,10 +85,6 @@ class EmbeddingCache:
         self.hits = 0  # input texts of the last `encode` call found in the cache
         self.misses = 0  # input texts of the last call that were not
         self.encoded = 0  # distinct texts the last call actually encoded
-        self._shards: list[Path] = []  # indexed shards, by shard number
-        self._damaged: set[Path] = set()  # shards found damaged (in case renaming failed)
-        self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
-        self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
         self._dim: int | None = None  # vector length of the stored shards
 
     def encode(self, texts: Sequence[str], kind: str, progress: bool = True) -> np.ndarray:
@@ -116,15 +114,7 @@ class EmbeddingCache:
     def _keys_of(self, texts: Sequence[str], kind: str) -> np.ndarray:
         prompt = self.encoder.prompt(kind)
         joined = b"".join(text_key(prompt, text) for text in texts)
-        return np.frombuffer(joined, dtype=_KEY_DTYPE)
-
-    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index into self._keys of each key, and whether it is there at all."""
-        positions = np.searchsorted(self._keys, keys)
-        in_range = positions < len(self._keys)
-        found = np.zeros(len(keys), dtype=bool)
-        found[in_range] = self._keys[positions[in_range]] == keys[in_range]
-        return positions, found
+        return np.frombuffer(joined, dtype=KEY_DTYPE)
 
     def _fill_hits(
         self, vectors: np.ndarray, keys: np.ndarray, positions: np.ndarray, found: np.ndarray
@@ -222,45 +212,7 @@ class EmbeddingCache:
                 self._set_aside(path, error)
                 continue
             self._check_dim(path, vectors.shape)
-            self._add_shard(path, np.ascontiguousarray(keys).view(_KEY_DTYPE))
-
-    def _add_shard(self, path: Path, keys: np.ndarray) -> None:
-        shard_number = len(self._shards)
-        self._shards.append(path)
-        keys = keys.ravel()
-        order = np.argsort(keys, kind="stable")
-        locations = np.column_stack(
-            [np.full(len(keys), shard_number), np.arange(len(keys))]
-        ).astype(np.int64)[order]
-        # Merge the shard's sorted keys into the index rather than re-sorting it all: a long
-        # job adds a shard at every checkpoint, and the index can hold millions of keys.
-        # side="right" puts a key stored twice after its older copy, as a stable sort would.
-        at = np.searchsorted(self._keys, keys[order], side="right")
-        self._keys = np.insert(self._keys, at, keys[order])
-        self._locations = np.insert(self._locations, at, locations, axis=0)
-
-    def _forget(self, shard_number: int) -> None:
-        """Drop a shard's texts from the index (its number stays taken)."""
-        kept = self._locations[:, 0] != shard_number
-        self._keys = self._keys[kept]
-        self._locations = self._locations[kept]
-
-    def _set_aside(self, path: Path, error: Exception) -> None:
-        """Rename a damaged shard out of SHARD_GLOB's sight, so no job reads it again, and
-        say so: its texts are encoded again, so the job goes on."""
-        self._damaged.add(path)
-        try:
-            where = f"moved it to {set_aside(path).name}"
-        except FileNotFoundError:
-            where = "another job has moved it aside"
-        except OSError as rename_error:
-            where = f"cannot move it aside ({rename_error})"
-        log.warning(
-            "damaged embedding cache shard %s (%s): %s; its texts will be re-encoded",
-            path,
-            error,
-            where,
-        )
+            self._add_shard(path, np.ascontiguousarray(keys).view(KEY_DTYPE))
 
     def _check_dim(self, path: Path, shape: tuple[int, ...]) -> None:
         """Every shard holds vectors of one length (checked against the model once loaded):

@@ -43,14 +43,13 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from clirbench.core.atomic import atomic_path, write_json
-from clirbench.core.intermediate import set_aside
+from clirbench.core.shard_index import KEY_BYTES, KEY_DTYPE, ShardIndex
 
 if TYPE_CHECKING:
     from clirbench.translate.translators import LazyTranslator, Translator
 
 log = logging.getLogger("clirbench")
 
-KEY_BYTES = 16
 SHARD_GLOB = "shard-*.parquet"
 # Defaults of the checkpoints: with minutes between shards a killed job loses little, and
 # the shards stay few enough (thousands of texts each) to index quickly.
@@ -64,7 +63,6 @@ SHARD_SCHEMA = pa.schema(
 )
 # Settings never written to translator.json: secrets in a shared folder would leak.
 _SECRET_WORDS = ("key", "token", "password", "secret")
-_KEY_DTYPE = np.dtype(f"V{KEY_BYTES}")  # one opaque, sortable key per text
 _clock = time.monotonic  # a module attribute, so tests can drive the checkpoint timer
 
 
@@ -83,8 +81,11 @@ def public_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class TranslationCache:
+class TranslationCache(ShardIndex):
     """English translations by `translator`, stored under ``root / fingerprint``."""
+
+    contents = "translation"
+    redone = "translated again"
 
     def __init__(
         self,
@@ -94,6 +95,7 @@ class TranslationCache:
         checkpoint_texts: int = CHECKPOINT_TEXTS,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
     ) -> None:
+        super().__init__()
         if checkpoint_texts < 1:
             raise ValueError(f"checkpoint_texts must be >= 1, got {checkpoint_texts}")
         if checkpoint_seconds < 0:
@@ -109,10 +111,6 @@ class TranslationCache:
         self.hits = 0  # input texts of the last `translate` call found in the cache
         self.misses = 0  # input texts of the last call that were not
         self.translated = 0  # distinct texts the last call actually translated
-        self._shards: list[Path] = []  # indexed shards, by shard number
-        self._damaged: set[Path] = set()  # shards found damaged (in case renaming failed)
-        self._keys = np.zeros(0, dtype=_KEY_DTYPE)  # sorted keys of all known shards
-        self._locations = np.zeros((0, 2), dtype=np.int64)  # (shard number, row) per key
 
     def translate(
         self, texts: Sequence[str], source_lang: str, progress: bool = True
@@ -123,7 +121,7 @@ class TranslationCache:
         if isinstance(texts, str):  # a lone string would silently become one text per character
             raise TypeError("translate() takes a sequence of texts, not a single string")
         keys = np.frombuffer(
-            b"".join(text_key(source_lang, text) for text in texts), dtype=_KEY_DTYPE
+            b"".join(text_key(source_lang, text) for text in texts), dtype=KEY_DTYPE
         )
         self._load_new_shards()
         positions, found = self._lookup(keys)
@@ -141,14 +139,6 @@ class TranslationCache:
         return len(self._keys)
 
     # --- lookup --------------------------------------------------------------------------
-
-    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index into self._keys of each key, and whether it is there at all."""
-        positions = np.searchsorted(self._keys, keys)
-        in_range = positions < len(self._keys)
-        found = np.zeros(len(keys), dtype=bool)
-        found[in_range] = self._keys[positions[in_range]] == keys[in_range]
-        return positions, found
 
     def _fill_hits(
         self,
@@ -284,44 +274,6 @@ class TranslationCache:
                 continue
             self._add_shard(path, keys)
 
-    def _add_shard(self, path: Path, keys: np.ndarray) -> None:
-        shard_number = len(self._shards)
-        self._shards.append(path)
-        keys = keys.ravel()
-        order = np.argsort(keys, kind="stable")
-        locations = np.column_stack(
-            [np.full(len(keys), shard_number), np.arange(len(keys))]
-        ).astype(np.int64)[order]
-        # Merge the shard's sorted keys into the index rather than re-sorting it all: a long
-        # job adds a shard at every checkpoint, and the index can hold millions of keys.
-        # side="right" puts a key stored twice after its older copy, as a stable sort would.
-        at = np.searchsorted(self._keys, keys[order], side="right")
-        self._keys = np.insert(self._keys, at, keys[order])
-        self._locations = np.insert(self._locations, at, locations, axis=0)
-
-    def _forget(self, shard_number: int) -> None:
-        """Drop a shard's texts from the index (its number stays taken)."""
-        kept = self._locations[:, 0] != shard_number
-        self._keys = self._keys[kept]
-        self._locations = self._locations[kept]
-
-    def _set_aside(self, path: Path, error: Exception) -> None:
-        """Rename a damaged shard out of SHARD_GLOB's sight, so no job reads it again, and
-        say so: its texts are translated again, so the job goes on."""
-        self._damaged.add(path)
-        try:
-            where = f"moved it to {set_aside(path).name}"
-        except FileNotFoundError:
-            where = "another job has moved it aside"
-        except OSError as rename_error:
-            where = f"cannot move it aside ({rename_error})"
-        log.warning(
-            "damaged translation cache shard %s (%s): %s; its texts will be translated again",
-            path,
-            error,
-            where,
-        )
-
     def _describe_translator(self) -> None:
         """Write translator.json with the first shard, so a human can tell what a folder
         holds."""
@@ -366,7 +318,7 @@ def _read_shard(path: Path, with_translations: bool) -> tuple[np.ndarray, list[s
         raise DamagedShardError(f"keys of type {key_column.type} ({key_column.null_count} null)")
     keys = key_column.combine_chunks()
     data = keys.buffers()[1]
-    array = np.frombuffer(data, dtype=_KEY_DTYPE, count=len(keys), offset=keys.offset * KEY_BYTES)
+    array = np.frombuffer(data, dtype=KEY_DTYPE, count=len(keys), offset=keys.offset * KEY_BYTES)
     if not with_translations:
         return array.copy(), []
     translation_column = table.column("translation")
