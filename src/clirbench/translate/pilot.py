@@ -32,7 +32,7 @@ import polars as pl
 
 from clirbench.core.atomic import write_csv, write_parquet
 from clirbench.core.intermediate import read_parquet
-from clirbench.translate.scoring import SCORES_SCHEMA, score_pilot
+from clirbench.translate.scoring import SCORES_SCHEMA, TRANSLATIONS_SCHEMA, score_pilot
 
 if TYPE_CHECKING:
     from clirbench.translate.translators import TranslatorConfig
@@ -58,17 +58,6 @@ SAMPLE_SCHEMA = pl.Schema(
         "doc_id": pl.String,
         "lang": pl.String,
         "source": pl.String,
-        "reference": pl.String,
-    }
-)
-TRANSLATIONS_SCHEMA = pl.Schema(
-    {
-        "dataset": pl.String,
-        "doc_id": pl.String,
-        "lang": pl.String,
-        "system": pl.String,
-        "source": pl.String,
-        "translation": pl.String,
         "reference": pl.String,
     }
 )

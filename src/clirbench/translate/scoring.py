@@ -22,8 +22,8 @@ from clirbench.core.intermediate import read_parquet
 
 log = logging.getLogger("clirbench")
 
-TRANSLATION_COLUMNS = ["dataset", "doc_id", "lang", "system", "source", "translation", "reference"]
-SCORES_SCHEMA = pl.Schema(
+# One pilot system's translations (`clirbench.translate.pilot.translate_pilot`).
+TRANSLATIONS_SCHEMA = pl.Schema(
     {
         "dataset": pl.String,
         "doc_id": pl.String,
@@ -32,14 +32,22 @@ SCORES_SCHEMA = pl.Schema(
         "source": pl.String,
         "translation": pl.String,
         "reference": pl.String,
-        "nll": pl.Float64,
-        "perplexity": pl.Float64,
-        "tokens": pl.Int64,
-        "encoder_cosine": pl.Float64,
-        "detected_lang": pl.String,
-        "off_target": pl.Boolean,
-        "chrf": pl.Float64,
     }
+)
+TRANSLATION_COLUMNS = list(TRANSLATIONS_SCHEMA)
+SCORES_SCHEMA = pl.Schema(
+    list(TRANSLATIONS_SCHEMA.items())
+    + list(
+        {
+            "nll": pl.Float64,
+            "perplexity": pl.Float64,
+            "tokens": pl.Int64,
+            "encoder_cosine": pl.Float64,
+            "detected_lang": pl.String,
+            "off_target": pl.Boolean,
+            "chrf": pl.Float64,
+        }.items()
+    )
 )
 
 
