@@ -56,6 +56,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/translate.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/retrieve.smk"
+include: "workflow/rules/ann.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -25,7 +25,9 @@ def test_each_file_has_a_record_of_what_was_written(tmp_path: Path) -> None:
     write_text("first\n", target)
     write_text("second, longer\n", target)
     record = json.loads(written_record_path(target).read_text())
-    assert record == {"bytes": 15, "sha256": hashlib.sha256(b"second, longer\n").hexdigest()}
+    digest = hashlib.sha256(b"second, longer\n").hexdigest()
+    # A file shorter than ENDS_BYTES is all ends.
+    assert record == {"bytes": 15, "sha256": digest, "ends_sha256": digest}
     with atomic_open(tmp_path / "shard.npz", "wb", record=False) as handle:
         handle.write(b"x")
     assert not written_record_path(tmp_path / "shard.npz").exists()

@@ -31,7 +31,11 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
-OUTPUT_FOLDERS = ("data", "translation", "translation_pilot", "embeddings", "runs", "metrics")
+OUTPUT_FOLDERS = (
+    "data", "translation", "translation_pilot", "embeddings", "ann", "runs", "metrics"
+)
+# Timings differ from run to run by nature: these files are checked for presence, not bytes.
+TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/[^/]+\.json$")
 # Stage kind -> the rules whose job start (its log file appearing) triggers the kill.
 STAGE_RULES = {
     "prepare": ("prepare_dataset",),
@@ -39,6 +43,7 @@ STAGE_RULES = {
     "pilot": ("pilot_translate", "pilot_score", "pilot_summary"),
     "embed": ("embed_docs", "embed_queries"),
     "retrieve": ("bm25_run", "dense_run"),
+    "ann": ("hnsw_index", "hnsw_run", "ann_efficiency", "ann_overlap"),
     "evaluate": ("evaluate_run",),
     "report": ("report",),
 }
@@ -51,6 +56,7 @@ def study_config(tmp: Path) -> dict:
         "results_dir": str(tmp / "results"),
         "embedding_cache": str(tmp / "cache"),
         "translation_cache": str(tmp / "translation-cache"),
+        "index_cache": str(tmp / "index-cache"),
         "datasets": {
             "cards": {
                 "type": "cldr_cards",
@@ -77,7 +83,11 @@ def study_config(tmp: Path) -> dict:
                     "documents_per_language": 4,
                     "adequacy_encoder": "me5-small",
                 },
-            }
+            },
+            "ann_search": {
+                "enabled": True,
+                "efficiency": {"rounds": 1, "latency_queries": 5, "ef_sweep": [10, 200]},
+            },
         },
     }
 
@@ -148,10 +158,13 @@ class Study:
     def outputs(self) -> dict[str, str]:
         """sha256 of every compared output, by path below the experiment folder."""
         return {
-            path.relative_to(self.out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            name: "timed" if TIMED_OUTPUTS.match(name) else hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
             for folder in OUTPUT_FOLDERS
             for path in sorted((self.out / folder).rglob("*"))
             if path.is_file() and not path.name.endswith(DAMAGED_SUFFIX)
+            for name in [path.relative_to(self.out).as_posix()]
         }
 
 
@@ -167,6 +180,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert len([name for name in outputs if re.search(r"/chunks/pt/\d\.parquet$", name)]) == 3
     assert any(name.startswith("runs/cards/mt-bergamot/") for name in outputs)
     assert "translation_pilot/summary.csv" in outputs
+    # Approximate search: an index and a run per pool, the efficiency record, the overlap.
+    assert "ann/cards/original/me5-small/hnsw.bin" in outputs
+    assert "runs/cards/mt-bergamot/dense-hnsw/me5-small+hnsw.trec" in outputs
+    assert outputs["ann/cards/efficiency/me5-small.json"] == "timed"
+    assert "ann/cards/overlap.parquet" in outputs
     return outputs
 
 
@@ -235,6 +253,11 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "metrics/*/original/*/*.pairs.parquet",
         "runs/*/original/lexical/*.trec",
         "runs/*/reference-english/dense-exact/*.trec",
+        "runs/*/original/dense-hnsw/*.trec",
+        "ann/*/overlap.parquet",
+        "ann/*/efficiency/*.json",
+        "ann/*/original/*/hnsw.bin",
+        "ann/*/original/*/hnsw.json",
         "embeddings/*/docs/original/*.npz",
         "translation_pilot/summary.csv",
         "translation_pilot/scores.parquet",

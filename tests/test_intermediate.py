@@ -10,7 +10,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from clirbench.core.atomic import write_csv, write_json, write_parquet, written_record_path
+from clirbench.core.atomic import (
+    atomic_open,
+    write_csv,
+    write_json,
+    write_parquet,
+    written_record_path,
+)
 from clirbench.core.embedding_files import read_embeddings, write_embeddings
 from clirbench.core.intermediate import (
     DamagedFileError,
@@ -35,8 +41,8 @@ def _write_each_kind(folder: Path) -> list[Path]:
     """One valid file of every kind the workflow writes, each with some bulk."""
     table = pl.DataFrame({"doc_id": [f"d{i}" for i in range(500)], "text": "ein Haus " * 3})
     write_parquet(table, folder / "docs.parquet")
-    ids = np.array([f"d{i}" for i in range(500)])
-    write_embeddings(ids, np.ones((500, 8), dtype=np.float32), folder / "vectors.npz")
+    ids = np.array([f"d{i}" for i in range(5000)])  # vectors larger than twice ENDS_BYTES
+    write_embeddings(ids, np.ones((5000, 8), dtype=np.float32), folder / "vectors.npz")
     top = np.tile(np.arange(20), (30, 1))
     scores = np.linspace(1, 0, 600, dtype=np.float32).reshape(30, 20)
     write_run(folder / "run.trec", [f"q{i}" for i in range(30)], list(ids[:20]), top, scores, "x")
@@ -99,9 +105,11 @@ def test_reading_a_damaged_file_names_it_and_sets_it_aside(tmp_path: Path) -> No
         read_parquet(parquet)
     assert (tmp_path / "docs.parquet.damaged").exists() and not parquet.exists()
 
-    # Bytes zeroed inside the vectors: size and zip directory are whole, the content is not.
+    # Bytes zeroed in the middle of the vectors: size, ends and zip directory are whole, the
+    # content is not.
     data = bytearray(vectors.read_bytes())
-    data[1000:1200] = bytes(200)
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(200)
     vectors.write_bytes(bytes(data))
     assert structural_problem(vectors) is None
     with pytest.raises(DamagedFileError, match=rf"{vectors} is damaged \(its content changed"):
@@ -127,3 +135,14 @@ def test_errors_that_are_not_damage_pass_through(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_parquet(missing)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_file_zeroed_at_its_ends_is_found_at_start_up(tmp_path: Path) -> None:
+    """A binary file with no structure to check (an HNSW index) keeps its size when zeroed;
+    the record's hash of its ends still tells."""
+    index = tmp_path / "hnsw.bin"
+    with atomic_open(index, "wb") as handle:
+        handle.write(np.arange(100_000, dtype=np.int64).tobytes())
+    assert structural_problem(index) is None
+    index.write_bytes(bytes(index.stat().st_size))
+    assert structural_problem(index) == "its first or last bytes changed after its job wrote it"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from clirbench.core.settings import validated_settings
-from clirbench.core.systems import DENSE_EXACT, LEXICAL, Study
+from clirbench.core.systems import DENSE_EXACT, DENSE_HNSW, LEXICAL, Study
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -54,6 +54,9 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
     runs_per_system = sum(len(study.conditions(name)) for name in datasets)
     assert len(study.systems_of(LEXICAL)) == len(bm25)
     assert len(study.systems_of(DENSE_EXACT)) == len(encoders)
+    # Approximate search: an `<encoder>+hnsw` system per encoder, an index per pool, the
+    # efficiency job on each dataset's original documents, one overlap table per dataset.
+    assert len(study.systems_of(DENSE_HNSW)) == len(encoders)
     # NLLB translates CLIRMatrix and Large-Scale CLIR; its chunk jobs are planned once the
     # documents exist (a checkpoint). The pilot runs NLLB (DeepL and LibreTranslate have no
     # key or URL here) and COMET-Kiwi where `make comet-env` has made its environment.
@@ -75,7 +78,11 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
         "embed_docs": runs_per_system * len(encoders),
         "bm25_run": runs_per_system * len(bm25),
         "dense_run": runs_per_system * len(encoders),
-        "evaluate_run": runs_per_system * (len(bm25) + len(encoders)),
+        "hnsw_index": runs_per_system * len(encoders),
+        "hnsw_run": runs_per_system * len(encoders),
+        "ann_efficiency": len(datasets) * len(encoders),
+        "ann_overlap": len(datasets),
+        "evaluate_run": runs_per_system * (len(bm25) + 2 * len(encoders)),
         "summarise_metrics": 1,
         "report": 1,
         "all": 1,
@@ -102,9 +109,10 @@ def test_paper_config_names_the_papers_models_on_gpus(paper_plan: tuple[dict, st
 
 def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]) -> None:
     _, output = paper_plan
-    for stage in ("ann_search", "fine_tuning", "reranking"):
+    for stage in ("fine_tuning", "reranking"):
         assert f"stages.{stage}: configured but switched off" in output
-    assert "stages.translation: configured but switched off" not in output
+    for stage in ("translation", "ann_search"):
+        assert f"stages.{stage}: configured but switched off" not in output
     for service in ("deepl", "libretranslate"):
         assert f"stages.translation.pilot.systems: {service} skipped" in output
     # settings whose paper value is still missing are named, not silently defaulted
@@ -128,13 +136,13 @@ def test_paper_config_translates_with_nllb_on_gpus(paper_plan: tuple[dict, str])
 
 def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
     config = yaml.safe_load(PAPER.read_text())
-    config["stages"]["ann_search"]["enabled"] = True
+    config["stages"]["fine_tuning"]["enabled"] = True
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(config))
     result = dry_run(path, tmp_path)
     assert result.returncode != 0
     assert (
-        "stages.ann_search.enabled: the ann_search stage is not built yet"
+        "stages.fine_tuning.enabled: the fine_tuning stage is not built yet"
         in result.stdout + result.stderr
     )
 

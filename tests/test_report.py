@@ -21,6 +21,7 @@ from clirbench.core.intermediate import DamagedFileError
 from clirbench.evaluate.dataset_counts import PAPER_COUNTS, DatasetStatistics, write_dataset_counts
 from clirbench.evaluate.metrics import METRICS, summarise_pairs, summary_table
 from clirbench.report import rules
+from clirbench.report.ef_sweep_figure import SweepPoint, sweep_labels
 from clirbench.report.heatmaps import heatmap_panels, heatmap_png
 from clirbench.report.page import build_report, render_report
 from clirbench.report.pilot_figure import LanguageScores, pilot_figure_png
@@ -811,3 +812,247 @@ def test_translation_inputs_of_the_wrong_shape(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="are named mt-<translator>"):
         rules.report(summary_path, [], [], {}, tmp_path / "r.html",
                      translation_summaries={("mkqa", "nllb"): wrong})  # fmt: skip
+
+
+# The ANN stage's section: approximate search (the paper's Table 7).
+
+ANN_RECALL = {"me5-small": 0.812, "me5-small+hnsw": 0.804, "minilm": 0.701, "minilm+hnsw": 0.655}
+ANN_MACHINE = {"cpu": "AMD EPYC 7763 64-Core Processor", "cores": 2,
+               "platform": "Linux-6.1.0-test-x86_64", "python": "3.11.7", "hnswlib": "0.8.0",
+               "numpy": "2.4.6", "torch": "2.13.0"}  # fmt: skip
+ANN_SETTINGS = {"M": 16, "ef_construction": 200, "ef": 50, "adaptive_ef": True,
+                "search_ef": 200, "seed": 100, "build_threads": 1}  # fmt: skip
+
+
+def _ann_summary() -> pl.DataFrame:
+    """mkqa, original: every unit of a system has its recall@100 of ANN_RECALL (so the macro
+    average has it too), and a decoy value under reference-english."""
+    pieces = []
+    for condition, shift in (("original", 0.0), ("reference-english", -0.3)):
+        for system, recall in ANN_RECALL.items():
+            rows = [
+                (f"{q}-{n}", q, d, metric, recall + shift if metric == "recall@100" else 0.5)
+                for q, d in [("en", "de"), ("de", "en")]
+                for n in range(2)
+                for metric in METRICS
+            ]
+            per_unit = pl.DataFrame(
+                rows, schema=["query_id", "query_lang", "doc_lang", "metric", "value"],
+                orient="row",
+            )  # fmt: skip
+            pieces.append(("mkqa", condition, system, summarise_pairs(per_unit)))
+    return summary_table(pieces)
+
+
+def ann_efficiency(encoder: str, machine: dict[str, Any] | None = None) -> dict[str, Any]:
+    fast = encoder == "me5-small"
+    return {
+        "dataset": "mkqa", "condition": "original", "encoder": encoder,
+        "system": f"{encoder}+hnsw", "exact_system": encoder, "documents": 12_480,
+        "queries": 2_082, "dimension": 384, "top_k": 100, "rounds": 5, "latency_queries": 200,
+        "search_threads": 1, "settings": ANN_SETTINGS, "machine": machine or ANN_MACHINE,
+        "engines": [
+            {"engine": "exact", "build_seconds": None, "index_bytes": 19_169_280,
+             "latency_p50_ms": 0.21, "latency_p95_ms": 0.35,
+             "queries_per_second": 51_234.0 if fast else 40_000.4, "overlap_at_k": 1.0},
+            {"engine": "hnsw", "build_seconds": 1.2345, "index_bytes": 22_912_345,
+             "latency_p50_ms": 0.15, "latency_p95_ms": 0.304,
+             "queries_per_second": 23_456.0 if fast else 12_345.6,
+             "overlap_at_k": 0.987 if fast else 0.9123},
+        ],
+        "ef_sweep": [
+            {"ef": ef, "search_ef": max(ef, 100),
+             "queries_per_second": (90_000.0 if fast else 40_000.0) / (1 + max(ef, 100) / 50),
+             "overlap_at_k": min(1.0, (0.93 if fast else 0.85) + max(ef, 100) / 4000)}
+            for ef in (10, 100, 200, 400)
+        ],
+    }  # fmt: skip
+
+
+def ann_overlap_table() -> pl.DataFrame:
+    rows = [
+        ("me5-small", "en", "de", 10, 0.95),
+        ("me5-small", "de", "en", 12, 0.91),  # the lowest pair of me5-small+hnsw
+        ("me5-small", "de", "de", 5, 0.99),
+        ("minilm", "en", "de", 10, 0.88),  # the lowest pair of minilm+hnsw
+        ("minilm", "de", "en", 12, 0.90),
+        ("minilm", "en", "en", 0, None),  # no unit: no overlap, not counted
+    ]
+    return pl.DataFrame(
+        [("mkqa", "original", encoder, f"{encoder}+hnsw", q, d, units, overlap)
+         for encoder, q, d, units, overlap in rows],
+        schema={"dataset": pl.String, "condition": pl.String, "encoder": pl.String,
+                "system": pl.String, "query_lang": pl.String, "doc_lang": pl.String,
+                "units": pl.Int64, "overlap": pl.Float64},
+        orient="row",
+    )  # fmt: skip
+
+
+def _ann_inputs(folder: Path, machines: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report entry point's ANN arguments, their files written in `folder`."""
+    efficiency = []
+    for encoder in ("minilm", "me5-small"):
+        path = folder / "ann" / "mkqa" / "efficiency" / f"{encoder}.json"
+        write_json(ann_efficiency(encoder, (machines or {}).get(encoder)), path)
+        efficiency.append(path)
+    overlap = folder / "ann" / "mkqa" / "overlap.parquet"
+    write_parquet(ann_overlap_table(), overlap)
+    return {"ann_efficiency": efficiency, "ann_overlap": [overlap]}
+
+
+def _render_with_ann(folder: Path, **inputs: Any) -> str:
+    summary_path = folder / "summary.csv"
+    write_csv(_ann_summary(), summary_path)
+    out = folder / "report.html"
+    rules.report(summary_path, [], [], {"config_hash": "0123abcd"}, out, **inputs)
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def ann_page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("ann")
+    return _render_with_ann(folder, **_ann_inputs(folder))
+
+
+def _ann_rows(section: str, table_id: str) -> dict[tuple[str, ...], dict[str, str]]:
+    """Rows of a section table by their data-* labels: {data-ann column: text}."""
+    table = re.search(rf'<table class="results" id="{table_id}">(.*?)</table>', section, re.DOTALL)
+    assert table is not None, table_id
+    rows = {}
+    for labels, body in re.findall(r"<tr (data-[^>]*)>(.*?)</tr>", table.group(1), re.DOTALL):
+        key = tuple(re.findall(r'data-[\w-]+="(.*?)"', labels))
+        rows[key] = dict(re.findall(r'<td[^>]* data-ann="([\w-]+)">(.*?)</td>', body))
+    return rows
+
+
+def test_ann_efficiency_table(ann_page: str) -> None:
+    section = _section(ann_page, "approximate-search")
+    rows = _ann_rows(section, "ann-efficiency")
+    assert list(rows) == [  # me5-small before minilm; exact before HNSW
+        ("mkqa", "original", "me5-small", "exact"),
+        ("mkqa", "original", "me5-small+hnsw", "hnsw"),
+        ("mkqa", "original", "minilm", "exact"),
+        ("mkqa", "original", "minilm+hnsw", "hnsw"),
+    ]
+    exact = rows["mkqa", "original", "me5-small", "exact"]
+    hnsw = rows["mkqa", "original", "me5-small+hnsw", "hnsw"]
+    assert exact == {"build": "–", "memory": "19.17", "p50": "0.210", "p95": "0.350",
+                     "qps": "51,234", "recall": "0.812", "overlap": "1.0000"}  # fmt: skip
+    assert hnsw == {"build": "1.23", "memory": "22.91", "p50": "0.150", "p95": "0.304",
+                    "qps": "23,456", "recall": "0.804", "overlap": "0.9870"}  # fmt: skip
+    # Recall@100 is the summary's macro value of that system under the file's condition.
+    assert rows["mkqa", "original", "minilm+hnsw", "hnsw"]["recall"] == "0.655"
+    assert rows["mkqa", "original", "minilm", "exact"]["qps"] == "40,000"
+    assert rows["mkqa", "original", "minilm+hnsw", "hnsw"]["overlap"] == "0.9123"
+    assert '<td class="num" rowspan="2">12,480</td>' in section  # documents, once per pair
+    assert '<td class="num" rowspan="2">2,082</td>' in section
+    assert "Share of the exact top 100 recovered" in section
+
+
+def test_ann_caption_names_machine_protocol_and_settings(ann_page: str) -> None:
+    caption = re.search(r'<div class="note" id="ann-caption">(.*?)</div>', ann_page, re.DOTALL)
+    assert caption is not None
+    text = caption.group(1)
+    for expected in [
+        "interleaved (exact, HNSW, exact, HNSW, …) over 5 rounds",
+        "single-query latency over 200 queries",
+        "Machine: AMD EPYC 7763 64-Core Processor (2 cores; Linux-6.1.0-test-x86_64), "
+        "1 search thread; python 3.11.7, hnswlib 0.8.0, numpy 2.4.6, torch 2.13.0.",
+        "M 16, ef_construction 200, ef 50 requested, searched with ef 200 (adaptive: "
+        "max(ef, 2k)) for k = 100, seed 100, 1 build thread.",
+    ]:
+        assert expected in text, expected
+    assert "different machines" not in text
+    assert text.count("AMD EPYC") == 1  # both files on one machine: said once
+
+
+def test_ann_caption_lists_each_machine_when_they_differ(tmp_path: Path) -> None:
+    other = {**ANN_MACHINE, "cpu": "Intel Xeon Gold 6338", "cores": 64}
+    page = _render_with_ann(tmp_path, **_ann_inputs(tmp_path, {"minilm": other}))
+    caption = re.search(r'<div class="note" id="ann-caption">(.*?)</div>', page, re.DOTALL)
+    assert caption is not None
+    items = re.findall(r"<li>(.*?)</li>", caption.group(1), re.DOTALL)
+    assert "2 different machines" in caption.group(1)
+    assert len(items) == 2
+    assert items[0].startswith("AMD EPYC 7763 64-Core Processor (2 cores")
+    assert items[0].endswith(": mkqa (original), me5-small")
+    assert items[1].startswith("Intel Xeon Gold 6338 (64 cores")
+    assert items[1].endswith(": mkqa (original), minilm")
+
+
+def test_ann_overlap_table(ann_page: str) -> None:
+    section = _section(ann_page, "approximate-search")
+    rows = _ann_rows(section, "ann-overlap")
+    assert rows["mkqa", "original", "me5-small+hnsw"] == {
+        "pairs": "3", "mean": "0.9500", "lowest-pair": "de → en", "lowest": "0.9100", "units": "27"
+    }
+    assert rows["mkqa", "original", "minilm+hnsw"] == {
+        "pairs": "2", "mean": "0.8900", "lowest-pair": "en → de", "lowest": "0.8800", "units": "22"
+    }
+    assert "independent of relevance" in section
+
+
+def test_ann_ef_sweep_figure_is_an_inline_png(ann_page: str) -> None:
+    section = _section(ann_page, "approximate-search")
+    (source,) = re.findall(r'<img src="data:image/png;base64,([^"]+)"', section)
+    png = base64.b64decode(source)
+    assert png.startswith(PNG_MAGIC)
+    assert 1000 <= int.from_bytes(png[16:20], "big") <= 1400  # about the page's width
+    assert "10→100" in section  # the caption explains the labels of ef below k
+    assert len(re.findall(r"<img ", ann_page)) == 2 + 1  # the heatmaps, and the sweep
+
+
+def test_hnsw_systems_in_the_other_tables(ann_page: str) -> None:
+    """'+' in a system name: table3 cells and heatmap panels are labelled with it as is."""
+    table = _section(ann_page, "table3")
+    assert table.count('data-system="me5-small+hnsw"') == 2 * 3  # 2 conditions × 3 metrics
+    assert '<th class="row">minilm+hnsw</th>' in table
+
+
+def test_ann_section_with_the_overlap_only(tmp_path: Path) -> None:
+    inputs = _ann_inputs(tmp_path)
+    page = _render_with_ann(tmp_path, ann_efficiency=[], ann_overlap=inputs["ann_overlap"])
+    section = _section(page, "approximate-search")
+    assert 'id="ann-overlap"' in section
+    assert 'id="ann-efficiency"' not in section and "<img " not in section
+
+
+def test_no_ann_inputs_no_ann_section(tmp_path: Path) -> None:
+    no_files: list[dict[str, list[Path]]] = [{}, {"ann_efficiency": [], "ann_overlap": []}]
+    for inputs in no_files:
+        page = _render_with_ann(tmp_path, **inputs)
+        assert "approximate-search" not in page and "Approximate search" not in page
+        assert "+hnsw" in page  # the HNSW systems' rows are in the other tables all the same
+
+
+def test_damaged_or_wrong_ann_inputs_are_named(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.csv"
+    write_csv(_ann_summary(), summary_path)
+    inputs = _ann_inputs(tmp_path)
+    json_path = inputs["ann_efficiency"][0]
+    json_path.write_text(json_path.read_text()[:-5])
+    with pytest.raises(DamagedFileError, match="minilm.json"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html", **inputs)
+    inputs = _ann_inputs(tmp_path)
+    overlap = inputs["ann_overlap"][0]
+    overlap.write_bytes(overlap.read_bytes()[:-20])
+    with pytest.raises(DamagedFileError, match="overlap.parquet"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html", **inputs)
+    inputs = _ann_inputs(tmp_path)
+    wrong = ann_efficiency("minilm")
+    wrong["engines"] = wrong["engines"][:1]
+    write_json(wrong, inputs["ann_efficiency"][0])
+    with pytest.raises(ValueError, match=r"minilm.json: engines are \['exact'\]"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html", **inputs)
+    write_parquet(ann_overlap_table().drop("units"), inputs["ann_overlap"][0])
+    inputs["ann_efficiency"] = []
+    with pytest.raises(ValueError, match=r"overlap.parquet: not an ANN overlap table \(no col"):
+        rules.report(summary_path, [], [], {}, tmp_path / "r.html", **inputs)
+
+
+def test_sweep_point_labels() -> None:
+    """One label per search: asked-for values hnswlib raised to k share it."""
+    points = [SweepPoint(ef, max(ef, 100), 1.0, 0.9) for ef in (400, 10, 100, 50, 200)]
+    labelled = [(point.ef, label) for point, label in sweep_labels(points)]
+    assert labelled == [(10, "10, 50, 100→100"), (200, "200"), (400, "400")]
+    assert [label for _, label in sweep_labels(points[1:2])] == ["10→100"]

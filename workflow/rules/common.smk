@@ -7,6 +7,8 @@ from pathlib import Path
 from snakemake.exceptions import IncompleteCheckpointException
 
 from clirbench.core.intermediate import set_aside_damaged
+from clirbench.core.settings import index_cache_folder
+from clirbench.core.systems import hnsw_system_name
 from clirbench.translate.rules import planned_chunks
 from clirbench.translate.startup import translation_setup
 
@@ -50,6 +52,7 @@ def get_planned_outputs():
         get_data_outputs,
         get_translate_outputs,
         get_embed_outputs,
+        get_ann_outputs,
         get_retrieve_outputs,
         get_evaluate_outputs,
     )
@@ -286,6 +289,137 @@ def get_encoder_gpus(wildcards):
     return int(STUDY.systems[wildcards.encoder].gpu)
 
 
+# --- approximate search -------------------------------------------------------
+
+
+def get_ann_outputs():
+    """Every HNSW index with its record, the efficiency records and the overlap tables (the
+    HNSW runs are in the run grid)."""
+    indexes = [
+        f"{OUT}/ann/{dataset}/{condition}/{encoder}/{name}"
+        for dataset, condition, encoder in STUDY.hnsw_pools()
+        for name in ("hnsw.bin", "hnsw.json")
+    ]
+    return indexes + get_ann_efficiency_files() + get_ann_overlap_files()
+
+
+def get_ann_efficiency_files():
+    return [
+        f"{OUT}/ann/{dataset}/efficiency/{encoder}.json"
+        for dataset, _, encoder in STUDY.efficiency_pools()
+    ]
+
+
+def get_ann_datasets():
+    return sorted({dataset for dataset, _, _ in STUDY.hnsw_pools()})
+
+
+def get_ann_overlap_files():
+    return [f"{OUT}/ann/{dataset}/overlap.parquet" for dataset in get_ann_datasets()]
+
+
+def get_ann_benchmarks():
+    indexes = [
+        f"{OUT}/benchmarks/hnsw_index/{dataset}/{condition}/{encoder}.tsv"
+        for dataset, condition, encoder in STUDY.hnsw_pools()
+    ]
+    efficiency = [
+        f"{OUT}/benchmarks/ann_efficiency/{dataset}/{encoder}.tsv"
+        for dataset, _, encoder in STUDY.efficiency_pools()
+    ]
+    overlap = [f"{OUT}/benchmarks/ann_overlap/{dataset}.tsv" for dataset in get_ann_datasets()]
+    return indexes + efficiency + overlap
+
+
+def get_ann_search_params():
+    return canonical_json(dict(SETTINGS.ann_search))
+
+
+def get_encoder_identity(wildcards):
+    """The encoder's name and settings, for the index's record (which adds the fingerprint
+    stored with the vectors; the index's own key hashes the vectors themselves)."""
+    return canonical_json(
+        {"name": wildcards.encoder, "settings": SETTINGS.encoders[wildcards.encoder]}
+    )
+
+
+def get_index_store():
+    return str(index_cache_folder(SETTINGS.config["index_cache"]))
+
+
+def get_hnsw_build_threads():
+    return SETTINGS.ann_search.get("build_threads", 1)
+
+
+def get_hnsw_search_threads():
+    return SETTINGS.ann_search.get("search_threads", 1)
+
+
+def get_hnsw_run_inputs(wildcards):
+    """The index of the system's encoder over this condition, and its query vectors."""
+    encoder = STUDY.systems[wildcards.system].encoder
+    folder = f"{OUT}/ann/{wildcards.dataset}/{wildcards.condition}/{encoder}"
+    return {
+        "index": f"{folder}/hnsw.bin",
+        "meta": f"{folder}/hnsw.json",
+        "query_vectors": f"{OUT}/embeddings/{wildcards.dataset}/queries/{encoder}.npz",
+    }
+
+
+def get_ann_efficiency_condition():
+    return SETTINGS.ann_search["efficiency"]["condition"]
+
+
+def get_ann_efficiency_inputs(wildcards):
+    condition = get_ann_efficiency_condition()
+    table = STUDY.condition(wildcards.dataset, condition).docs_table
+    return {
+        "docs": f"{OUT}/{table.format(dataset=wildcards.dataset)}",
+        "doc_vectors": f"{OUT}/embeddings/{wildcards.dataset}/docs/{condition}/{wildcards.encoder}.npz",
+        "query_vectors": f"{OUT}/embeddings/{wildcards.dataset}/queries/{wildcards.encoder}.npz",
+    }
+
+
+def get_ann_efficiency_labels(wildcards):
+    return {
+        "dataset": wildcards.dataset,
+        "condition": get_ann_efficiency_condition(),
+        "encoder": wildcards.encoder,
+        "system": hnsw_system_name(wildcards.encoder),
+        "exact_system": wildcards.encoder,
+    }
+
+
+def hnsw_run_pairs(dataset):
+    """(exact RunKey, HNSW RunKey) of every HNSW run of the dataset."""
+    runs = {
+        (run.condition, run.system.name): run for run in STUDY.run_grid() if run.dataset == dataset
+    }
+    return [
+        (runs[(condition, encoder)], runs[(condition, hnsw_system_name(encoder))])
+        for pool_dataset, condition, encoder in STUDY.hnsw_pools()
+        if pool_dataset == dataset
+    ]
+
+
+def get_ann_overlap_inputs(wildcards):
+    pairs = hnsw_run_pairs(wildcards.dataset)
+    return {
+        "exact_runs": [exact.path(f"{OUT}/runs", ".trec") for exact, _ in pairs],
+        "hnsw_runs": [hnsw.path(f"{OUT}/runs", ".trec") for _, hnsw in pairs],
+        "exact_units": [exact.path(f"{OUT}/metrics", ".per_query.parquet") for exact, _ in pairs],
+        # Pairs are keyed by the original document language, in every condition.
+        "docs": f"{OUT}/data/{wildcards.dataset}/docs.parquet",
+    }
+
+
+def get_ann_overlap_labels(wildcards):
+    return [
+        {"condition": exact.condition, "encoder": exact.system.name, "system": hnsw.system.name}
+        for exact, hnsw in hnsw_run_pairs(wildcards.dataset)
+    ]
+
+
 # --- retrieve -----------------------------------------------------------------
 
 
@@ -348,6 +482,7 @@ def get_benchmark_files():
         get_data_benchmarks,
         get_translate_benchmarks,
         get_embed_benchmarks,
+        get_ann_benchmarks,
         get_retrieve_benchmarks,
         get_evaluate_benchmarks,
     )

@@ -8,6 +8,8 @@ rule report:
         benchmarks=get_benchmark_files(),
         pilot=get_pilot_report_files(),
         translation_summaries=get_translation_summary_files(),
+        ann_efficiency=get_ann_efficiency_files(),
+        ann_overlap=get_ann_overlap_files(),
     output:
         report(
             f"{OUT}/report.html",

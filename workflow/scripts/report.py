@@ -25,4 +25,6 @@ report(
             snakemake.params.translation_labels, snakemake.input.translation_summaries
         )
     },
+    ann_efficiency=[Path(path) for path in snakemake.input.ann_efficiency],
+    ann_overlap=[Path(path) for path in snakemake.input.ann_overlap],
 )

@@ -5,9 +5,11 @@ place, which is atomic on POSIX file systems, so Snakemake (and the embedding ca
 only ever see complete files.
 
 Beside each file it writes a record of what it wrote, ``.<name>.written`` (JSON: bytes,
-sha256), so a reader can tell a file that was later cut short or overwritten from the one
-its job made (`clirbench.core.intermediate`); no file format can show every such damage
-itself (a TREC run cut at the end of a line still parses).
+sha256, and the sha256 of its first and last `ENDS_BYTES`), so a reader can tell a file that
+was later cut short or overwritten from the one its job made (`clirbench.core.intermediate`);
+no file format can show every such damage itself (a TREC run cut at the end of a line still
+parses, a zeroed binary index has no structure to check). The ends are checked cheaply on
+every start-up, the whole content when a job reads the file.
 """
 
 from __future__ import annotations
@@ -40,6 +42,22 @@ def written_record_path(path: str | os.PathLike[str]) -> Path:
     return final.with_name(f".{final.name}.written")
 
 
+ENDS_BYTES = 1 << 16
+
+
+def ends_sha256(path: str | os.PathLike[str]) -> str:
+    """Sha256 hex of a file's first and last ENDS_BYTES (the whole file if it is smaller):
+    a check of constant cost, whatever the file's size."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(ENDS_BYTES))
+        size = handle.seek(0, os.SEEK_END)
+        if size > ENDS_BYTES:
+            handle.seek(max(ENDS_BYTES, size - ENDS_BYTES))
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """Sha256 hex of a file's content, read in chunks (files can exceed the memory)."""
     with open(path, "rb") as handle:
@@ -62,7 +80,11 @@ def atomic_path(path: str | os.PathLike[str], record: bool = True) -> Iterator[P
         if not record:
             os.replace(tmp, final)
             return
-        written = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp)}
+        written = {
+            "bytes": tmp.stat().st_size,
+            "sha256": file_sha256(tmp),
+            "ends_sha256": ends_sha256(tmp),
+        }
         # The old record goes first: killed in between, a file has no record (not checked),
         # never the record of another file (which would call it damaged).
         written_record_path(final).unlink(missing_ok=True)

@@ -1,8 +1,11 @@
 """Embedding files: the vectors of one table's rows, each stored with its row's id.
 
-`<name>.npz` holds `ids` (unicode strings) and `vectors` (float32, (n, dim)). Keeping the
-ids makes the pairing of a vector with its query or document explicit: a reader checks the
-ids instead of trusting that the rows came in the table's order.
+`<name>.npz` holds `ids` (unicode strings) and `vectors` (float32, (n, dim)), and the
+`fingerprint` of the encoder that made them (a 0-d string) where the writer knew it. Keeping
+the ids makes the pairing of a vector with its query or document explicit: a reader checks
+the ids instead of trusting that the rows came in the table's order. The fingerprint lets
+what is built from the vectors (an HNSW index) say which model made them, without loading
+or resolving that model again.
 """
 
 from __future__ import annotations
@@ -16,11 +19,26 @@ from clirbench.core.atomic import atomic_open
 from clirbench.core.intermediate import load_npz
 
 
-def write_embeddings(ids: np.ndarray, vectors: np.ndarray, path: str | os.PathLike[str]) -> None:
+def write_embeddings(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    path: str | os.PathLike[str],
+    fingerprint: str | None = None,
+) -> None:
     if len(ids) != len(vectors):
         raise ValueError(f"{path}: {len(ids)} ids for {len(vectors)} vectors")
+    ids = np.asarray(ids, dtype=str)
     with atomic_open(path, "wb") as handle:  # a handle, so savez adds no ".npz" to the temp
-        np.savez(handle, ids=np.asarray(ids, dtype=str), vectors=vectors)
+        if fingerprint is None:
+            np.savez(handle, ids=ids, vectors=vectors)
+        else:
+            np.savez(handle, ids=ids, vectors=vectors, fingerprint=np.asarray(fingerprint, str))
+
+
+def read_embedding_fingerprint(path: str | os.PathLike[str]) -> str | None:
+    """The fingerprint of the encoder that wrote the file, if it recorded one."""
+    with np.load(path) as stored:
+        return str(stored["fingerprint"]) if "fingerprint" in stored.files else None
 
 
 def read_embeddings(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:

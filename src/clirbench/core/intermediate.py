@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from clirbench.core.atomic import file_sha256, written_record_path
+from clirbench.core.atomic import ends_sha256, file_sha256, written_record_path
 
 DAMAGED_SUFFIX = ".damaged"
 _HEAD_BYTES = 1 << 16  # text files: look for zero bytes in this much of the start
@@ -58,8 +58,9 @@ def set_aside(path: str | os.PathLike[str]) -> Path:
 
 
 def written_problem(path: Path, full: bool) -> str | None:
-    """How `path` differs from what its job wrote (by size; by sha256 too if `full`), or None
-    if it does not, or if there is no record."""
+    """How `path` differs from what its job wrote (by size and by the hash of its ends; by
+    the sha256 of its whole content too if `full`), or None if it does not, or if there is
+    no record."""
     try:
         written = json.loads(written_record_path(path).read_text(encoding="utf-8"))
         size, digest = int(written["bytes"]), str(written["sha256"])
@@ -68,6 +69,9 @@ def written_problem(path: Path, full: bool) -> str | None:
     found = path.stat().st_size
     if found != size:
         return f"{found:,} bytes, but its job wrote {size:,}"
+    ends = written.get("ends_sha256")  # absent from records of older versions
+    if isinstance(ends, str) and ends_sha256(path) != ends:
+        return "its first or last bytes changed after its job wrote it"
     if full and file_sha256(path) != digest:
         return "its content changed after its job wrote it (sha256 differs)"
     return None

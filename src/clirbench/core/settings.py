@@ -130,6 +130,11 @@ def translation_cache_folder(configured: str | None) -> Path:
     return Path(configured).expanduser() if configured else user_cache_folder() / "translations"
 
 
+def index_cache_folder(configured: str | None) -> Path:
+    """The approximate-search index store: the `index_cache` key, else in the user's cache."""
+    return Path(configured).expanduser() if configured else user_cache_folder() / "indexes"
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """The validated config (schema defaults filled in), typed."""
@@ -197,6 +202,12 @@ class StudySettings:
     def translators(self) -> Mapping[str, Mapping[str, Any]]:
         """`stages.translation.translators` of an enabled translation stage."""
         return self.translation.get("translators", {})
+
+    @property
+    def ann_search(self) -> Mapping[str, Any]:
+        """`stages.ann_search`, or an empty mapping when the stage is switched off."""
+        stage = self.stages.get("ann_search") or {}
+        return stage if stage.get("enabled") else {}
 
     @property
     def pilot(self) -> Mapping[str, Any]:

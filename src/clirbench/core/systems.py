@@ -84,9 +84,18 @@ class SystemKind:
 
 LEXICAL = SystemKind("lexical", rule="bm25_run", config_section="bm25")
 DENSE_EXACT = SystemKind("dense-exact", rule="dense_run", config_section="encoders")
-SYSTEM_KINDS: dict[str, SystemKind] = {kind.name: kind for kind in (LEXICAL, DENSE_EXACT)}
+DENSE_HNSW = SystemKind("dense-hnsw", rule="hnsw_run", config_section="stages.ann_search")
+SYSTEM_KINDS: dict[str, SystemKind] = {
+    kind.name: kind for kind in (LEXICAL, DENSE_EXACT, DENSE_HNSW)
+}
 # Stages under `stages:` that are built; the others may only be listed, switched off.
-BUILT_STAGES = frozenset({"translation"})
+BUILT_STAGES = frozenset({"translation", "ann_search"})
+# An encoder's HNSW system is `<encoder>+hnsw`; "+" is in no configured name (schema).
+HNSW_SUFFIX = "+hnsw"
+
+
+def hnsw_system_name(encoder: str) -> str:
+    return f"{encoder}{HNSW_SUFFIX}"
 
 # Bundled models have no `model` entry; the report names them.
 BUNDLED_MODELS = {
@@ -106,11 +115,18 @@ class System:
 
     @property
     def description(self) -> str:
-        """What the system is, for the report: a model id with its backend, or the analyzer."""
+        """What the system is, for the report: a model id with its backend, or the analyzer;
+        for HNSW, the graph and search settings too."""
         if self.kind is LEXICAL:
             return f"bm25s, {self.settings['analyzer']} analyzer"
         backend = self.settings["backend"]
         model = self.settings.get("model") or BUNDLED_MODELS.get(backend, "")
+        if self.kind is DENSE_HNSW:
+            hnsw = self.settings["hnsw"]
+            return (
+                f"{model} [{backend}], hnswlib HNSW (M={hnsw['M']}, "
+                f"ef_construction={hnsw['ef_construction']}, ef={hnsw['search_ef']})"
+            )
         return f"{model} [{backend}]"
 
     @property
@@ -149,7 +165,7 @@ class Study:
         ] + [
             System(name, DENSE_EXACT, entry, encoder=name)
             for name, entry in self.settings.encoders.items()
-        ]
+        ] + self._hnsw_systems()
         for system in candidates:
             if system.name in systems:
                 other = systems[system.name]
@@ -160,6 +176,44 @@ class Study:
                 )
             systems[system.name] = system
         return dict(sorted(systems.items()))
+
+    def _hnsw_systems(self) -> list[System]:
+        """`<encoder>+hnsw` for each encoder of `stages.ann_search` (every encoder if unset)."""
+        stage = self.settings.ann_search
+        if not stage:
+            return []
+        encoders = stage.get("encoders") or sorted(self.settings.encoders)
+        search_ef = max(stage["ef"], 2 * self.settings.top_k) if stage["adaptive_ef"] else max(
+            stage["ef"], self.settings.top_k
+        )
+        return [
+            System(
+                hnsw_system_name(encoder),
+                DENSE_HNSW,
+                {**self.settings.encoders[encoder], "hnsw": {**stage, "search_ef": search_ef}},
+                encoder=encoder,
+            )
+            for encoder in encoders
+            if encoder in self.settings.encoders  # an unknown one is a start-up error
+        ]
+
+    def hnsw_pools(self) -> list[tuple[str, str, str]]:
+        """(dataset, condition, encoder) of every HNSW index the study builds."""
+        return sorted(
+            {
+                (key.dataset, key.condition, key.system.encoder)
+                for key in self.run_grid()
+                if key.system.kind is DENSE_HNSW and key.system.encoder is not None
+            }
+        )
+
+    def efficiency_pools(self) -> list[tuple[str, str, str]]:
+        """(dataset, condition, encoder) timed by the efficiency job: the configured
+        condition of each dataset that has it."""
+        efficiency = self.settings.ann_search.get("efficiency") or {}
+        if not efficiency.get("enabled"):
+            return []
+        return [pool for pool in self.hnsw_pools() if pool[1] == efficiency["condition"]]
 
     @property
     def datasets(self) -> list[str]:
@@ -233,7 +287,7 @@ class Study:
         """(notices, errors) about stages configured but not built, translation settings
         that name what is not there, and missing English."""
         notices: list[str] = []
-        errors = self._translation_errors()
+        errors = self._translation_errors() + self._ann_search_errors()
         for stage, stage_settings in self.settings.stages.items():
             if stage in BUILT_STAGES:
                 continue
@@ -260,6 +314,25 @@ class Study:
                 "an mt-<translator> condition (stages.translation) gives them an English one"
             )
         return notices, errors
+
+    def _ann_search_errors(self) -> list[str]:
+        stage = self.settings.ann_search
+        if not stage:
+            return []
+        errors = [
+            f"stages.ann_search.encoders: {name!r} is not an encoder "
+            f"(encoders: {', '.join(sorted(self.settings.encoders))})"
+            for name in stage.get("encoders") or []
+            if name not in self.settings.encoders
+        ]
+        efficiency = stage.get("efficiency") or {}
+        condition = efficiency.get("condition")
+        if efficiency.get("enabled") and condition not in self.condition_names:
+            errors.append(
+                f"stages.ann_search.efficiency.condition: {condition!r} is not a condition any "
+                f"dataset searches (conditions: {', '.join(self.condition_names)})"
+            )
+        return errors
 
     def _translation_errors(self) -> list[str]:
         """Names in the conditions and the pilot that stages.translation does not define."""

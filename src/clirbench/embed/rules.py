@@ -48,5 +48,5 @@ def embed_table(
         cache.encoded,
         "" if encoder.loaded else " (model not loaded)",
     )
-    write_embeddings(frame[id_column].to_numpy().astype(str), vectors, out)
+    write_embeddings(frame[id_column].to_numpy().astype(str), vectors, out, encoder.fingerprint)
 

@@ -4,8 +4,9 @@ Self-contained means no network access is needed to read it (images are inlined 
 styles are inline), so the page can be archived or mailed next to the results and still
 render years later. This module assembles the sections' contexts (one module per section:
 table3, datasets, heatmaps, highlighted_pairs, run_metadata; translated_conditions and
-translation_pilot for the translation stage) and renders templates/report.html.j2, which
-includes one part per section from templates/sections/.
+translation_pilot for the translation stage; approximate_search for the ANN stage) and
+renders templates/report.html.j2, which includes one part per section from
+templates/sections/.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import polars as pl
 
 from clirbench.core.atomic import write_text
 from clirbench.evaluate.dataset_counts import DatasetStatistics
+from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
 from clirbench.report.heatmaps import heatmaps
@@ -44,6 +46,8 @@ def build_report(
     pilot_documents: pl.DataFrame | None = None,
     translation_summaries: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     translation: Mapping[str, Any] | None = None,
+    ann_efficiency: Sequence[Mapping[str, Any]] = (),
+    ann_overlap: pl.DataFrame | None = None,
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
 
@@ -52,12 +56,13 @@ def build_report(
     wall_time_seconds (elapsed time of the whole run; defaults to the sum over
     `stage_times`).  Other keys are listed as they are.  `stage_times` has columns stage,
     jobs, seconds (see `run_metadata.stage_times_from_benchmarks`).  The keyword-only
-    arguments feed the translation stage's sections, see `render_report`.
+    arguments feed the translation and ANN stages' sections, see `render_report`.
     """
     page = render_report(
         summary, metadata, stage_times, highlighted_pairs, dataset_statistics,
         pilot_summary=pilot_summary, pilot_documents=pilot_documents,
         translation_summaries=translation_summaries, translation=translation,
+        ann_efficiency=ann_efficiency, ann_overlap=ann_overlap,
     )  # fmt: skip
     write_text(page, out_path)
 
@@ -73,6 +78,8 @@ def render_report(
     pilot_documents: pl.DataFrame | None = None,
     translation_summaries: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     translation: Mapping[str, Any] | None = None,
+    ann_efficiency: Sequence[Mapping[str, Any]] = (),
+    ann_overlap: pl.DataFrame | None = None,
 ) -> str:
     """The page's HTML (what `build_report` writes).
 
@@ -81,6 +88,9 @@ def render_report(
     section with `translation_summaries` ((dataset, mt-* condition) -> summary JSON content).
     `translation`: the stage's settings for the page (chosen, fluency_lm, adequacy,
     documents_per_language, seed, skipped), see `translation_pilot.pilot_section`.
+    The approximate search section appears with `ann_efficiency` (the efficiency JSONs'
+    contents, `approximate_search.read_ann_efficiency`) or `ann_overlap` (the stacked
+    overlap tables, `approximate_search.read_ann_overlap`), or both.
     """
     if pilot_documents is not None and pilot_summary is None:
         raise ValueError("the pilot's documents were given without the pilot summary")
@@ -108,6 +118,7 @@ def render_report(
         # The pilot section lists the notices; without it, the translated conditions do.
         "translation_notices": notices if pilot is None else [],
         "reference_label": REFERENCE_LABEL,
+        "approximate": approximate_search(ann_efficiency, ann_overlap, summary),
     }
     return _environment().get_template(TEMPLATE).render(**context)
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from clirbench.core.intermediate import reading
 from clirbench.evaluate.dataset_counts import read_dataset_counts
+from clirbench.report.approximate_search import read_ann_efficiency, read_ann_overlap
 from clirbench.report.page import build_report
 from clirbench.report.run_metadata import (
     REPORTED_LIBRARIES,
@@ -40,6 +41,8 @@ def report(
     pilot_summary: Path | None = None,
     pilot_documents: Path | None = None,
     translation_summaries: Mapping[tuple[str, str], Path] | None = None,
+    ann_efficiency: list[Path] | None = None,
+    ann_overlap: list[Path] | None = None,
 ) -> None:
     """Write the report page to `out`.
 
@@ -53,6 +56,10 @@ def report(
     parquet, for example translations), `translation_summaries` ((dataset, mt-* condition)
     -> the translation summary JSON). metadata["translation"], if given: {"chosen": system
     or None, "fluency_lm", "adequacy", "documents_per_language", "seed", "skipped": [notices]}.
+
+    The ANN stage's files, each optional (the approximate search section is left out when
+    neither is given; each shows its own part): `ann_efficiency` (one efficiency JSON per
+    dataset and encoder) and `ann_overlap` (one overlap parquet per dataset).
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
@@ -73,6 +80,10 @@ def report(
             for (dataset, condition), path in (translation_summaries or {}).items()
         },
         translation=dict(metadata.get("translation") or {}),
+        ann_efficiency=[read_ann_efficiency(Path(path)) for path in ann_efficiency or []],
+        ann_overlap=(
+            read_ann_overlap([Path(path) for path in ann_overlap]) if ann_overlap else None
+        ),
     )
 
 

@@ -1,0 +1,1 @@
+"""Approximate nearest-neighbour search (hnswlib HNSW) beside exact search, and what it costs."""

@@ -1,0 +1,23 @@
+import sys
+
+# The job log receives standard error before the library is imported, so that an import
+# error is logged too.
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+
+from pathlib import Path
+
+from clirbench.ann.rules import ann_efficiency
+from clirbench.core.joblog import start_logging
+from clirbench.core.settings import load_settings
+
+start_logging()
+ann_efficiency(
+    dict(snakemake.params.labels),
+    load_settings(snakemake.params.stage),
+    Path(snakemake.input.docs),
+    Path(snakemake.input.queries),
+    Path(snakemake.input.doc_vectors),
+    Path(snakemake.input.query_vectors),
+    snakemake.params.top_k,
+    Path(snakemake.output[0]),
+)
