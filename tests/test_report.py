@@ -1056,3 +1056,28 @@ def test_sweep_point_labels() -> None:
     labelled = [(point.ef, label) for point, label in sweep_labels(points)]
     assert labelled == [(10, "10, 50, 100→100"), (200, "200"), (400, "400")]
     assert [label for _, label in sweep_labels(points[1:2])] == ["10→100"]
+
+
+def test_hnsw_systems_get_no_heatmap_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clirbench.report import heatmaps as heatmaps_module
+
+    rows = [
+        ("demo", "original", system, q, d, "recall@100", value, 3)
+        for system, value in (("me5", 0.9), ("me5+hnsw", 0.8))
+        for q, d in (("de", "en"), ("en", "de"))
+    ]
+    summary = pl.DataFrame(
+        rows,
+        schema=["dataset", "condition", "system", "query_lang", "doc_lang", "metric", "value",
+                "n_queries"],
+        orient="row",
+    )
+    drawn: list[list[str]] = []
+
+    def record_panels(pairs: pl.DataFrame, title: str) -> bytes:
+        drawn.append([panel.title for panel in heatmaps_module.heatmap_panels(pairs)])
+        return b"png"
+
+    monkeypatch.setattr(heatmaps_module, "heatmap_png", record_panels)
+    assert len(heatmaps_module.heatmaps(summary)) == 1
+    assert drawn == [["me5"]]

@@ -83,7 +83,9 @@ def ef_sweep_png(curves: Sequence[SweepCurve], top_k: str) -> bytes:
         axis.set_axisbelow(True)
     for axis in axes[:, 0]:
         axis.set_ylabel(f"overlap with the {top_k}", fontsize=9)
-    axes[0, 0].set_ylim(bottom - max(0.03, (1.0 - bottom) * 0.08), 1.0 + 0.03)
+    # Overlap cannot exceed 1: a small margin above keeps the exact-search marks and labels
+    # inside the frame.
+    axes[0, 0].set_ylim(bottom - max(0.03, (1.0 - bottom) * 0.08), 1.0 + 0.008)
     for unused in axes.flat[len(panels) :]:
         unused.set_visible(False)
     handles: list[Any] = [

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
+from clirbench.core.systems import HNSW_SUFFIX
 from clirbench.evaluate.metrics import ALL
 from clirbench.report.common import MISSING, condition_label, conditions, ordered
 
@@ -50,8 +51,17 @@ class Panel:
 
 
 def heatmaps(summary: pl.DataFrame) -> list[Heatmap]:
-    """One inline PNG per dataset × condition, one panel per system."""
-    pairs = summary.filter((pl.col("query_lang") != ALL) & (pl.col("metric") == HEATMAP_METRIC))
+    """One inline PNG per dataset × condition, one panel per system.
+
+    HNSW systems (`<encoder>+hnsw`) get no panel: their pairs differ from their exact
+    search's only where the graph missed documents, which the approximate-search section
+    shows per pair; a near-copy of each encoder's panel would only make the figure larger.
+    """
+    pairs = summary.filter(
+        (pl.col("query_lang") != ALL)
+        & (pl.col("metric") == HEATMAP_METRIC)
+        & ~pl.col("system").str.ends_with(HNSW_SUFFIX)
+    )
     images: list[Heatmap] = []
     for dataset in ordered(pairs["dataset"]):
         in_dataset = pairs.filter(pl.col("dataset") == dataset)
