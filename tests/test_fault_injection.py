@@ -35,7 +35,7 @@ OUTPUT_FOLDERS = (
     "data", "translation", "translation_pilot", "embeddings", "ann", "runs", "metrics"
 )
 # Timings differ from run to run by nature: these files are checked for presence, not bytes.
-TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/[^/]+\.json$")
+TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/\.?[^/]+\.json(\.written)?$")
 # Stage kind -> the rules whose job start (its log file appearing) triggers the kill.
 STAGE_RULES = {
     "prepare": ("prepare_dataset",),

@@ -88,6 +88,8 @@ def stored_index(
     started = time.perf_counter()
     index = build_hnsw_index(vectors, settings)
     seconds = time.perf_counter() - started
+    # No build time in the record: it would differ between two builds of the same index
+    # (the log has it, and the efficiency job measures it properly).
     meta = {
         "format": FORMAT,
         "key": key,
@@ -96,7 +98,6 @@ def stored_index(
         "count": int(len(vectors)),
         "dimension": int(vectors.shape[1]),
         "settings": settings.graph_settings(),
-        "build_seconds": round(seconds, 3),
         "doc_ids": ids.tolist(),
         **describe,
     }
