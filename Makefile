@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 
 COMET_VENV ?= .venv-comet
 
-.PHONY: setup comet-env demo resume test bench readme clean clean-cache
+.PHONY: setup comet-env demo resume test bench bench-ann readme clean clean-cache
 
 setup: $(VENV)/.installed
 
@@ -68,6 +68,11 @@ test: setup comet-env
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Exact search against hnswlib and faiss from 10k to 1M documents (needs ../shared/data).
+bench-ann: setup
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/ann_scale.py
 
 readme: setup
 	$(BIN)/python tools/update_readme.py
