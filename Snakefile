@@ -47,6 +47,8 @@ wildcard_constraints:
     encoder=wildcard_regex(STUDY.encoders_in_use()),
     translator=wildcard_regex(STUDY.translators_in_use),
     pilot_system=wildcard_regex(SETTINGS.pilot.get("systems", [])),
+    model=wildcard_regex(STUDY.fine_tuned),
+    scope=wildcard_regex({scope for model in STUDY.fine_tuned.values() for scope in model.scopes}),
     lang="[a-z]{2,3}(-[A-Za-z]+)?",
     chunk="[0-9]+",
 
@@ -54,6 +56,7 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/translate.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/ann.smk"

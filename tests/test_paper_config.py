@@ -109,15 +109,16 @@ def test_paper_config_names_the_papers_models_on_gpus(paper_plan: tuple[dict, st
 
 def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]) -> None:
     _, output = paper_plan
-    for stage in ("fine_tuning", "reranking"):
-        assert f"stages.{stage}: configured but switched off" in output
+    assert "stages.reranking: configured but switched off (not built yet)" in output
+    assert "stages.fine_tuning: switched off" in output
     for stage in ("translation", "ann_search"):
         assert f"stages.{stage}: configured but switched off" not in output
+        assert f"stages.{stage}: switched off" not in output
     for service in ("deepl", "libretranslate"):
         assert f"stages.translation.pilot.systems: {service} skipped" in output
     # settings whose paper value is still missing are named, not silently defaulted
     assert (
-        "stages.fine_tuning: values still to be filled in: stages.fine_tuning.batch_size" in output
+        "stages.reranking: values still to be filled in: stages.reranking.base_model" in output
     )
     assert "stages.translation: values still" not in output
     assert "datasets clirmatrix, wikiclir: no reference English documents" in output
@@ -136,15 +137,39 @@ def test_paper_config_translates_with_nllb_on_gpus(paper_plan: tuple[dict, str])
 
 def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
     config = yaml.safe_load(PAPER.read_text())
-    config["stages"]["fine_tuning"]["enabled"] = True
+    config["stages"]["reranking"]["enabled"] = True
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(config))
     result = dry_run(path, tmp_path)
     assert result.returncode != 0
     assert (
-        "stages.fine_tuning.enabled: the fine_tuning stage is not built yet"
+        "stages.reranking.enabled: the reranking stage is not built yet"
         in result.stdout + result.stderr
     )
+
+
+def test_paper_fine_tuning_plans_two_models_at_two_levels_on_three_datasets(
+    tmp_path: Path,
+) -> None:
+    """Switched on, the paper's fine-tuning plans a phrase model per base encoder (shared by
+    the datasets) and a query-document model per base encoder and dataset, each trained on
+    a GPU, embedded and searched like any encoder on its datasets only."""
+    config = yaml.safe_load(PAPER.read_text())
+    config["stages"]["fine_tuning"]["enabled"] = True
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = dry_run(path, tmp_path / "results")
+    assert result.returncode == 0, result.stderr[-4000:]
+    output = result.stdout + result.stderr
+    counts = job_counts(output)
+    models = config["stages"]["fine_tuning"]["models"]
+    trained = sum(1 if m["level"] == "phrase" else len(m["datasets"]) for m in models.values())
+    assert trained == 8
+    assert counts["fine_tuning_pairs"] == counts["fine_tune"] == trained
+    blocks = [b for b in output.split("\nrule ")[1:] if b.startswith("fine_tune:")]
+    assert blocks and all(re.search(r"\bgpu=1\b", block) for block in blocks)
+    study = Study(validated_settings(config))
+    assert "tatoeba" not in {key.dataset for key in study.run_grid() if key.system.fine_tuned}
 
 
 def test_offline_xquad_config_plans(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
 
-from clirbench.core.intermediate import set_aside_damaged
+from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
 from clirbench.core.systems import hnsw_system_name
 from clirbench.translate.rules import planned_chunks
@@ -51,6 +51,7 @@ def get_planned_outputs():
     stages = (
         get_data_outputs,
         get_translate_outputs,
+        get_fine_tuning_outputs,
         get_embed_outputs,
         get_ann_outputs,
         get_retrieve_outputs,
@@ -67,6 +68,8 @@ def set_aside_damaged_outputs():
     dry_run = workflow.output_settings.dryrun
     targets = get_planned_outputs() + get_chunk_files_on_disk()
     for message in set_aside_damaged(targets, dry_run=dry_run):
+        logger.warning(f"clirbench: {message}")
+    for message in set_aside_damaged_folders(get_model_folders(), dry_run=dry_run):
         logger.warning(f"clirbench: {message}")
 
 
@@ -254,18 +257,149 @@ def get_pilot_comet_files():
     return [f"{OUT}/translation_pilot/comet/{system}.parquet" for system in get_pilot_systems()]
 
 
+# --- fine-tuning --------------------------------------------------------------
+
+
+def get_fine_tuning_outputs():
+    """Every fine-tuned model's pairs, folder and record."""
+    return [
+        f"{OUT}/fine_tuning/{model}/{scope}/{name}"
+        for model, scope in STUDY.training_units()
+        for name in ("train.parquet", "validation.parquet", "model", "training.json")
+    ]
+
+
+def get_fine_tuning_benchmarks():
+    return [
+        f"{OUT}/benchmarks/{rule}/{model}/{scope}.tsv"
+        for model, scope in STUDY.training_units()
+        for rule in ("fine_tuning_pairs", "fine_tune")
+    ]
+
+
+def get_model_folders():
+    """(model folder, its record) of every fine-tuned model: checked at start-up."""
+    return [
+        (f"{OUT}/fine_tuning/{model}/{scope}/model", f"{OUT}/fine_tuning/{model}/{scope}/training.json")
+        for model, scope in STUDY.training_units()
+    ]
+
+
+def get_fine_tuning_records():
+    return [f"{OUT}/fine_tuning/{model}/{scope}/training.json" for model, scope in STUDY.training_units()]
+
+
+def fine_tuning_source_dataset(wildcards):
+    """The dataset a model's pairs come from: its scope (query-document), the configured
+    dataset (parallel queries), or none (Tatoeba)."""
+    model = STUDY.fine_tuned[wildcards.model]
+    if model.level == "query-document":
+        return wildcards.scope
+    return model.data.get("dataset")
+
+
+def dataset_tables(dataset, names):
+    return {name: f"{OUT}/data/{dataset}/{name}.parquet" for name in names}
+
+
+def get_fine_tuning_pair_inputs(wildcards):
+    """The source dataset's tables, and the evaluated queries, qrels and documents of every
+    dataset the model is evaluated on (for the leakage guard)."""
+    inputs = {}
+    source = fine_tuning_source_dataset(wildcards)
+    if source is not None:
+        inputs.update(dataset_tables(source, ("queries_train", "queries_dev", "qrels", "docs")))
+    for dataset in STUDY.fine_tuned[wildcards.model].datasets:
+        for name, path in dataset_tables(dataset, EVALUATED_TABLES).items():
+            inputs[f"{dataset}_{name}"] = path
+    return inputs
+
+
+EVALUATED_TABLES = ("queries_evaluated", "qrels", "docs", "docs_reference_english")
+
+
+def get_fine_tuning_source_tables(wildcards):
+    source = fine_tuning_source_dataset(wildcards)
+    if source is None:
+        return canonical_json({})
+    tables = dataset_tables(source, ("queries_train", "queries_dev", "qrels", "docs"))
+    return canonical_json(
+        {**tables, "relevance_threshold": SETTINGS.datasets[source].relevance_threshold}
+    )
+
+
+def get_fine_tuning_evaluated_tables(wildcards):
+    entries = []
+    for dataset in STUDY.fine_tuned[wildcards.model].datasets:
+        tables = dataset_tables(dataset, EVALUATED_TABLES)
+        entries.append(
+            {
+                "queries": tables["queries_evaluated"],
+                "qrels": tables["qrels"],
+                "docs": [tables["docs"], tables["docs_reference_english"]],
+                "relevance_threshold": SETTINGS.datasets[dataset].relevance_threshold,
+            }
+        )
+    return canonical_json(entries)
+
+
+def get_fine_tuned_model_params(wildcards):
+    model = STUDY.fine_tuned[wildcards.model]
+    return canonical_json(
+        {
+            "name": model.name,
+            "base": model.base,
+            "level": model.level,
+            "data": dict(model.data),
+            "datasets": list(model.datasets),
+            "source": model.source,
+        }
+    )
+
+
+def get_fine_tuning_training_params():
+    return canonical_json(dict(SETTINGS.fine_tuning.get("training", {})))
+
+
+def get_fine_tuning_base_params(wildcards):
+    return canonical_json(dict(SETTINGS.encoders[STUDY.fine_tuned[wildcards.model].base]))
+
+
+def get_fine_tune_inputs(wildcards):
+    """For a query-document model, the pool and qrels its validation queries are searched
+    in (the other levels validate on their own held-out pairs)."""
+    inputs = {}
+    if STUDY.fine_tuned[wildcards.model].level == "query-document":
+        inputs.update(dataset_tables(wildcards.scope, ("docs", "qrels")))
+    return inputs
+
+
+def get_fine_tuning_retrieval_params(wildcards):
+    if STUDY.fine_tuned[wildcards.model].level != "query-document":
+        return canonical_json(None)
+    tables = dataset_tables(wildcards.scope, ("docs", "qrels"))
+    return canonical_json(
+        {**tables, "relevance_threshold": SETTINGS.datasets[wildcards.scope].relevance_threshold}
+    )
+
+
+def get_fine_tuning_gpus():
+    device = SETTINGS.fine_tuning.get("training", {}).get("device", "cpu")
+    return int(str(device).startswith("cuda"))
+
+
 # --- embed --------------------------------------------------------------------
 
 
 def embed_jobs():
     """(output, benchmark file) of every embedding job."""
     for dataset in STUDY.datasets:
-        for encoder in STUDY.encoders_in_use():
+        for encoder in STUDY.encoders_for(dataset):
             yield (
                 f"{OUT}/embeddings/{dataset}/queries/{encoder}.npz",
                 f"{OUT}/benchmarks/embed_queries/{dataset}/{encoder}.tsv",
             )
-            for condition in STUDY.conditions(dataset):
+            for condition in STUDY.encoder_conditions(dataset, encoder):
                 yield (
                     f"{OUT}/embeddings/{dataset}/docs/{condition.name}/{encoder}.npz",
                     f"{OUT}/benchmarks/embed_docs/{dataset}/{condition.name}/{encoder}.tsv",
@@ -282,7 +416,17 @@ def get_embed_benchmarks():
 
 
 def get_encoder_params(wildcards):
-    return canonical_json(SETTINGS.encoders[wildcards.encoder])
+    return canonical_json(STUDY.encoder_settings(wildcards.encoder, wildcards.dataset))
+
+
+def get_fine_tuned_model(wildcards):
+    """The trained folder a fine-tuned encoder loads and its record, whose manifest the
+    embedding job checks it against (nothing for a configured encoder)."""
+    model = STUDY.fine_tuned.get(wildcards.encoder)
+    if model is None:
+        return {}
+    folder = f"{OUT}/fine_tuning/{model.name}/{model.scope_of(wildcards.dataset)}"
+    return {"model": f"{folder}/model", "model_record": f"{folder}/training.json"}
 
 
 def get_encoder_gpus(wildcards):
@@ -339,7 +483,10 @@ def get_encoder_identity(wildcards):
     """The encoder's name and settings, for the index's record (which adds the fingerprint
     stored with the vectors; the index's own key hashes the vectors themselves)."""
     return canonical_json(
-        {"name": wildcards.encoder, "settings": SETTINGS.encoders[wildcards.encoder]}
+        {
+            "name": wildcards.encoder,
+            "settings": STUDY.encoder_settings(wildcards.encoder, wildcards.dataset),
+        }
     )
 
 
@@ -481,6 +628,7 @@ def get_benchmark_files():
     stages = (
         get_data_benchmarks,
         get_translate_benchmarks,
+        get_fine_tuning_benchmarks,
         get_embed_benchmarks,
         get_ann_benchmarks,
         get_retrieve_benchmarks,

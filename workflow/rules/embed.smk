@@ -2,7 +2,8 @@
 
 rule embed_queries:
     input:
-        f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
+        unpack(get_fine_tuned_model),
+        table=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
     output:
         f"{OUT}/embeddings/{{dataset}}/queries/{{encoder}}.npz",
     params:
@@ -24,7 +25,8 @@ rule embed_queries:
 
 rule embed_docs:
     input:
-        get_condition_docs,
+        unpack(get_fine_tuned_model),
+        table=get_condition_docs,
     output:
         f"{OUT}/embeddings/{{dataset}}/docs/{{condition}}/{{encoder}}.npz",
     params:

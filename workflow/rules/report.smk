@@ -10,6 +10,7 @@ rule report:
         translation_summaries=get_translation_summary_files(),
         ann_efficiency=get_ann_efficiency_files(),
         ann_overlap=get_ann_overlap_files(),
+        fine_tuning=get_fine_tuning_records(),
     output:
         report(
             f"{OUT}/report.html",

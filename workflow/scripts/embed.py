@@ -12,7 +12,7 @@ from clirbench.embed.rules import embed_table
 
 start_logging()
 embed_table(
-    Path(snakemake.input[0]),
+    Path(snakemake.input.table),
     snakemake.params.kind,
     snakemake.wildcards.encoder,
     load_settings(snakemake.params.encoder),
@@ -21,4 +21,9 @@ embed_table(
     embedding_cache_folder(snakemake.config["embedding_cache"]),
     Path(snakemake.output[0]),
     snakemake.threads,
+    model_check=(
+        (Path(snakemake.input.model), Path(snakemake.input.model_record))
+        if "model_record" in snakemake.input.keys()
+        else None
+    ),
 )

@@ -27,4 +27,5 @@ report(
     },
     ann_efficiency=[Path(path) for path in snakemake.input.ann_efficiency],
     ann_overlap=[Path(path) for path in snakemake.input.ann_overlap],
+    fine_tuning=[Path(path) for path in snakemake.input.fine_tuning],
 )

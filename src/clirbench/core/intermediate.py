@@ -16,6 +16,10 @@ no longer an output), so the rule that makes it runs again:
   the file and says to run again.
 
 A file without a record (written before records existed) gets the structural checks only.
+
+A folder output (a trained model) has its record in a file beside it: the manifest of
+every file in it (`folder_manifest`), checked by its ends at start-up and in full by the
+job that loads the model (`check_folder`); a damaged file sets the whole folder aside.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -171,4 +176,97 @@ def set_aside_damaged(paths: Iterable[str | os.PathLike[str]], dry_run: bool) ->
         else:
             aside = set_aside(path)
             messages.append(f"{path} is damaged ({problem}); moved it to {aside.name}, rebuilding")
+    return messages
+
+
+# --- folder outputs ----------------------------------------------------------------------
+
+
+def folder_manifest(folder: Path) -> dict[str, dict[str, object]]:
+    """Every file of `folder` by relative path: bytes, sha256 and the sha256 of its ends."""
+    return {
+        path.relative_to(folder).as_posix(): {
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
+            "ends_sha256": ends_sha256(path),
+        }
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def folder_problem(
+    folder: Path, manifest: dict[str, dict[str, object]], full: bool
+) -> tuple[Path, str] | None:
+    """The first file of `folder` that differs from `manifest`, and how (or None)."""
+    for name, written in sorted(manifest.items()):
+        path = folder / name
+        if not path.is_file():
+            return path, "missing"
+        if path.stat().st_size != written["bytes"]:
+            return path, f"{path.stat().st_size:,} bytes, but its job wrote {written['bytes']:,}"
+        if ends_sha256(path) != written["ends_sha256"]:
+            return path, "its first or last bytes changed after its job wrote it"
+        if full and file_sha256(path) != written["sha256"]:
+            return path, "its content changed after its job wrote it (sha256 differs)"
+    return None
+
+
+def set_aside_folder(folder: Path, record: Path) -> Path:
+    """Rename `folder` to `<folder>.damaged` (replacing an older one) and set its record
+    aside, so the job that makes both runs again."""
+    aside = folder.with_name(folder.name + DAMAGED_SUFFIX)
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(folder, aside)
+    if record.is_file():
+        set_aside(record)
+    return aside
+
+
+def _read_manifest(record: Path) -> dict[str, dict[str, object]] | None:
+    try:
+        files = json.loads(record.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return files if isinstance(files, dict) else None
+
+
+def check_folder(folder: Path, record: Path) -> None:
+    """Before a job loads `folder`: its every file against the manifest in `record`; a
+    damaged one sets the folder aside and raises `DamagedFileError` naming the file."""
+    manifest = _read_manifest(record)
+    if manifest is None:
+        return
+    found = folder_problem(folder, manifest, full=True)
+    if found is not None:
+        path, problem = found
+        aside = set_aside_folder(folder, record)
+        raise DamagedFileError(
+            f"{path} is damaged ({problem}); moved its folder to {aside.name} and stopped. "
+            "Run the workflow again: it rebuilds the folder and everything made from it."
+        )
+
+
+def set_aside_damaged_folders(
+    folders: Iterable[tuple[str | os.PathLike[str], str | os.PathLike[str]]], dry_run: bool
+) -> list[str]:
+    """Check every existing (folder, record) pair by its files' sizes and ends; set the
+    damaged folders aside (unless `dry_run`). One message per damaged folder."""
+    messages = []
+    for folder_name, record_name in folders:
+        folder, record = Path(folder_name), Path(record_name)
+        manifest = _read_manifest(record) if folder.is_dir() else None
+        if manifest is None:
+            continue
+        found = folder_problem(folder, manifest, full=False)
+        if found is None:
+            continue
+        path, problem = found
+        if dry_run:
+            messages.append(f"{path} is damaged ({problem}); a real run rebuilds its folder")
+        else:
+            aside = set_aside_folder(folder, record)
+            messages.append(
+                f"{path} is damaged ({problem}); moved its folder to {aside.name}, rebuilding"
+            )
     return messages

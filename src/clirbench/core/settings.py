@@ -210,6 +210,12 @@ class StudySettings:
         return stage if stage.get("enabled") else {}
 
     @property
+    def fine_tuning(self) -> Mapping[str, Any]:
+        """`stages.fine_tuning`, or an empty mapping when the stage is switched off."""
+        stage = self.stages.get("fine_tuning") or {}
+        return stage if stage.get("enabled") else {}
+
+    @property
     def pilot(self) -> Mapping[str, Any]:
         """`stages.translation.pilot`, or an empty mapping when it does not run."""
         pilot = self.translation.get("pilot") or {}

@@ -20,7 +20,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clirbench.core.settings import StudySettings, unset_keys
+from clirbench.core.settings import StudySettings
+from clirbench.finetune.specs import (
+    FineTunedModel,
+    fine_tuned_encoder_settings,
+    fine_tuned_models,
+)
 
 ORIGINAL = "original"
 REFERENCE_ENGLISH = "reference-english"
@@ -89,7 +94,7 @@ SYSTEM_KINDS: dict[str, SystemKind] = {
     kind.name: kind for kind in (LEXICAL, DENSE_EXACT, DENSE_HNSW)
 }
 # Stages under `stages:` that are built; the others may only be listed, switched off.
-BUILT_STAGES = frozenset({"translation", "ann_search"})
+BUILT_STAGES = frozenset({"translation", "ann_search", "fine_tuning"})
 # An encoder's HNSW system is `<encoder>+hnsw`; "+" is in no configured name (schema).
 HNSW_SUFFIX = "+hnsw"
 
@@ -112,15 +117,26 @@ class System:
     kind: SystemKind
     settings: Mapping[str, Any]
     encoder: str | None = None  # the encoder whose embeddings it searches, for dense kinds
+    datasets: tuple[str, ...] | None = None  # the datasets it runs on (None: every one)
+    conditions: tuple[str, ...] | None = None  # the conditions it searches (None: every one)
+    fine_tuned: FineTunedModel | None = None  # for a fine-tuned encoder, what it is
+
+    def runs_on(self, dataset: str, condition: str | None = None) -> bool:
+        return (self.datasets is None or dataset in self.datasets) and (
+            condition is None or self.conditions is None or condition in self.conditions
+        )
 
     @property
     def description(self) -> str:
         """What the system is, for the report: a model id with its backend, or the analyzer;
-        for HNSW, the graph and search settings too."""
+        for HNSW, the graph and search settings too; for a fine-tuned encoder, its base."""
         if self.kind is LEXICAL:
             return f"bm25s, {self.settings['analyzer']} analyzer"
         backend = self.settings["backend"]
         model = self.settings.get("model") or BUNDLED_MODELS.get(backend, "")
+        if self.fine_tuned is not None:
+            tuned = self.fine_tuned
+            return f"{model} [{backend}] ({tuned.base}) fine-tuned: {tuned.level}, {tuned.source}"
         if self.kind is DENSE_HNSW:
             hnsw = self.settings["hnsw"]
             return (
@@ -156,6 +172,7 @@ class Study:
 
     def __init__(self, settings: StudySettings) -> None:
         self.settings = settings
+        self.fine_tuned = fine_tuned_models(settings.fine_tuning, sorted(settings.datasets))
         self.systems = self._systems()
 
     def _systems(self) -> dict[str, System]:
@@ -165,8 +182,10 @@ class Study:
         ] + [
             System(name, DENSE_EXACT, entry, encoder=name)
             for name, entry in self.settings.encoders.items()
-        ] + self._hnsw_systems()
+        ] + self._fine_tuned_systems() + self._hnsw_systems()
         for system in candidates:
+            if system.name in systems and system.fine_tuned is not None:
+                continue  # named in the start-up errors (fine_tuning_errors)
             if system.name in systems:
                 other = systems[system.name]
                 raise ValueError(
@@ -176,6 +195,59 @@ class Study:
                 )
             systems[system.name] = system
         return dict(sorted(systems.items()))
+
+    def _fine_tuned_systems(self) -> list[System]:
+        """An exact dense system per fine-tuned encoder, on the datasets it is trained for
+        or evaluated on (a model whose base is not an encoder is a start-up error)."""
+        return [
+            System(
+                model.name,
+                DENSE_EXACT,
+                self.settings.encoders[model.base],
+                encoder=model.name,
+                datasets=model.datasets,
+                conditions=model.conditions,
+                fine_tuned=model,
+            )
+            for model in self.fine_tuned.values()
+            if model.base in self.settings.encoders
+        ]
+
+    def encoder_settings(self, encoder: str, dataset: str) -> dict[str, Any]:
+        """The settings `encoder` embeds `dataset` with: its `encoders` entry, or for a
+        fine-tuned encoder its base's, with the folder trained for that dataset."""
+        model = self.fine_tuned.get(encoder)
+        if model is None:
+            return dict(self.settings.encoders[encoder])
+        return fine_tuned_encoder_settings(
+            model, self.settings.encoders[model.base], self.settings.output_root, dataset
+        )
+
+    def encoders_for(self, dataset: str) -> list[str]:
+        """Encoders some system searches `dataset` with."""
+        return sorted(
+            {
+                s.encoder
+                for s in self.systems.values()
+                if s.encoder is not None and s.runs_on(dataset)
+            }
+        )
+
+    def encoder_conditions(self, dataset: str, encoder: str) -> list[Condition]:
+        """The conditions of `dataset` whose documents `encoder` embeds (those some system
+        of it searches)."""
+        return [
+            condition
+            for condition in self.conditions(dataset)
+            if any(
+                s.encoder == encoder and s.runs_on(dataset, condition.name)
+                for s in self.systems.values()
+            )
+        ]
+
+    def training_units(self) -> list[tuple[str, str]]:
+        """(fine-tuned model, scope) of every training job."""
+        return [(name, scope) for name, model in self.fine_tuned.items() for scope in model.scopes]
 
     def _hnsw_systems(self) -> list[System]:
         """`<encoder>+hnsw` for each encoder of `stages.ann_search` (every encoder if unset)."""
@@ -274,7 +346,8 @@ class Study:
         for dataset in self.datasets:
             for condition in self.conditions(dataset):
                 for system in self.systems.values():
-                    yield RunKey(dataset, condition.name, system)
+                    if system.runs_on(dataset, condition.name):
+                        yield RunKey(dataset, condition.name, system)
 
     def encoders_in_use(self) -> list[str]:
         """Encoders some system searches with (each is embedded once per text)."""
@@ -284,103 +357,8 @@ class Study:
         return {name: system.description for name, system in self.systems.items()}
 
     def notices(self) -> tuple[list[str], list[str]]:
-        """(notices, errors) about stages configured but not built, translation settings
-        that name what is not there, and missing English."""
-        notices: list[str] = []
-        errors = self._translation_errors() + self._ann_search_errors()
-        for stage, stage_settings in self.settings.stages.items():
-            if stage in BUILT_STAGES:
-                continue
-            if stage_settings.get("enabled"):
-                errors.append(
-                    f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false"
-                )
-            else:
-                notices.append(
-                    f"stages.{stage}: configured but switched off (not built yet); "
-                    "its settings are recorded only"
-                )
-            unknown = unset_keys(stage_settings, f"stages.{stage}")
-            if unknown:
-                notices.append(f"stages.{stage}: values still to be filled in: {', '.join(unknown)}")
-        without = [
-            name
-            for name, dataset in self.settings.datasets.items()
-            if not dataset.has_reference_english
-        ]
-        if without and REFERENCE_ENGLISH in self.settings.conditions:
-            notices.append(
-                "datasets " + ", ".join(sorted(without)) + ": no reference English documents; "
-                "an mt-<translator> condition (stages.translation) gives them an English one"
-            )
-        return notices, errors
+        """(notices, errors) about stages configured but not built, stage settings that
+        name what is not there, and missing English (`clirbench.core.study_notices`)."""
+        from clirbench.core.study_notices import study_notices
 
-    def _ann_search_errors(self) -> list[str]:
-        stage = self.settings.ann_search
-        if not stage:
-            return []
-        errors = [
-            f"stages.ann_search.encoders: {name!r} is not an encoder "
-            f"(encoders: {', '.join(sorted(self.settings.encoders))})"
-            for name in stage.get("encoders") or []
-            if name not in self.settings.encoders
-        ]
-        efficiency = stage.get("efficiency") or {}
-        condition = efficiency.get("condition")
-        if efficiency.get("enabled") and condition not in self.condition_names:
-            errors.append(
-                f"stages.ann_search.efficiency.condition: {condition!r} is not a condition any "
-                f"dataset searches (conditions: {', '.join(self.condition_names)})"
-            )
-        return errors
-
-    def _translation_errors(self) -> list[str]:
-        """Names in the conditions and the pilot that stages.translation does not define."""
-        errors: list[str] = []
-        stage = self.settings.stages.get("translation") or {}
-        translators = stage.get("translators", {})
-        for name in self.settings.conditions:
-            if not name.startswith(MACHINE_TRANSLATION_PREFIX):
-                continue
-            if not stage.get("enabled"):
-                errors.append(
-                    f"conditions: {name} needs the translation stage; set "
-                    "stages.translation.enabled to true"
-                )
-            elif translator_of(name) not in translators:
-                errors.append(
-                    f"conditions: {name} names no translator of stages.translation.translators "
-                    f"(defined: {', '.join(sorted(translators)) or 'none'})"
-                )
-        if REFERENCE_SYSTEM in translators:
-            errors.append(
-                f"stages.translation.translators.{REFERENCE_SYSTEM}: {REFERENCE_SYSTEM!r} names "
-                "the dataset's own English in the pilot; give the translator another name"
-            )
-        pilot = self.settings.pilot
-        known = set(translators) | {REFERENCE_SYSTEM}
-        for system in pilot.get("systems", []):
-            if system not in known:
-                errors.append(
-                    f"stages.translation.pilot.systems: {system!r} is neither a translator of "
-                    f"stages.translation.translators nor {REFERENCE_SYSTEM!r}"
-                )
-        if pilot and not pilot.get("systems"):
-            errors.append("stages.translation.pilot.systems: the pilot has no system to score")
-        chosen = pilot.get("chosen")
-        if chosen is not None and chosen not in pilot.get("systems", []):
-            errors.append(f"stages.translation.pilot.chosen: {chosen!r} is not a pilot system")
-        encoder = pilot.get("adequacy_encoder")
-        if encoder is not None and encoder not in self.settings.encoders:
-            errors.append(
-                f"stages.translation.pilot.adequacy_encoder: {encoder!r} is not an encoder "
-                f"(encoders: {', '.join(sorted(self.settings.encoders))})"
-            )
-        for key, datasets in (
-            ("stages.translation.pilot.datasets", pilot.get("datasets")),
-            ("stages.translation.datasets", stage.get("datasets")),
-        ):
-            for dataset in datasets or []:
-                if dataset not in self.settings.datasets:
-                    errors.append(f"{key}: no dataset {dataset!r}")
-        return errors
+        return study_notices(self)

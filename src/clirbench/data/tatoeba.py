@@ -38,7 +38,7 @@ import functools
 import hashlib
 import random
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -326,6 +326,12 @@ def _codes() -> dict[str, str]:
 def usable_tatoeba_languages() -> tuple[str, ...]:
     """The Tatoeba languages (ISO 639-3) that have a data-model code."""
     return tuple(_codes())
+
+
+def tatoeba_languages_for(languages: Iterable[str]) -> list[str]:
+    """The usable Tatoeba languages (ISO 639-3) whose data-model code is in `languages`."""
+    wanted = set(languages)
+    return sorted(lang3 for lang3, code in _codes().items() if code in wanted)
 
 
 def _check_languages(languages: Sequence[str], config_key: str) -> None:

@@ -118,7 +118,7 @@ def _load_sentence_transformers(config: EncoderConfig, threads: int) -> Encoder:
     from sentence_transformers import SentenceTransformer
 
     _prepare_torch(config, threads)
-    source, revision = _model_source(config)
+    source, revision = model_source(config)
     with _explain_load_errors(config, source):
         model = SentenceTransformer(
             source,
@@ -186,7 +186,7 @@ def _load_hf(config: EncoderConfig, threads: int) -> Encoder:
     from transformers import AutoModel, AutoTokenizer
 
     _prepare_torch(config, threads)
-    source, revision = _model_source(config)
+    source, revision = model_source(config)
     with _explain_load_errors(config, source):
         options = {"revision": revision, "trust_remote_code": config.trust_remote_code}
         tokenizer = AutoTokenizer.from_pretrained(source, **options)
@@ -288,7 +288,7 @@ BACKENDS: dict[str, Backend] = {
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _model_source(config: EncoderConfig) -> tuple[str, str | None]:
+def model_source(config: EncoderConfig) -> tuple[str, str | None]:
     """What to load: a folder (revision is meaningless there), or a Hub id at the commit
     the fingerprint was computed from, so an upstream update cannot slip in between."""
     folder = resolve_model_folder(config)

@@ -55,6 +55,9 @@ IDENTITY_FILE_NAMES = frozenset(
         "merges.txt",
         "sentencepiece.bpe.model",
         "spiece.model",
+        # A fine-tuned model's record: its base, training data and settings
+        # (clirbench.finetune.train).
+        "fine_tuning.json",
     }
 )
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".npz")

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from clirbench.core.embedding_files import write_embeddings
+from clirbench.core.intermediate import check_folder
 from clirbench.embed.cache import EmbeddingCache
 from clirbench.embed.encoders import EncoderConfig, lazy_encoder
 
@@ -32,8 +33,15 @@ def embed_table(
     cache_root: Path,
     out: Path,
     threads: int,
+    model_check: tuple[Path, Path] | None = None,
 ) -> None:
-    """Embed every row of `table` (queries or documents) and write ids and vectors to `out`."""
+    """Embed every row of `table` (queries or documents) and write ids and vectors to `out`.
+
+    `model_check`: a trained model's folder and the record whose manifest it must match
+    (`clirbench.core.intermediate.check_folder`), checked before the folder is hashed or
+    loaded."""
+    if model_check is not None:
+        check_folder(*model_check)
     id_column = ID_COLUMNS[kind]
     frame = pl.read_parquet(table, columns=[id_column, "text"])
     encoder = lazy_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)

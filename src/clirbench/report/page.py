@@ -24,6 +24,7 @@ from clirbench.evaluate.dataset_counts import DatasetStatistics
 from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
+from clirbench.report.fine_tuning import fine_tuning_section
 from clirbench.report.heatmaps import heatmaps
 from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
 from clirbench.report.run_metadata import run_metadata
@@ -48,6 +49,7 @@ def build_report(
     translation: Mapping[str, Any] | None = None,
     ann_efficiency: Sequence[Mapping[str, Any]] = (),
     ann_overlap: pl.DataFrame | None = None,
+    fine_tuning: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
 
@@ -62,7 +64,7 @@ def build_report(
         summary, metadata, stage_times, highlighted_pairs, dataset_statistics,
         pilot_summary=pilot_summary, pilot_documents=pilot_documents,
         translation_summaries=translation_summaries, translation=translation,
-        ann_efficiency=ann_efficiency, ann_overlap=ann_overlap,
+        ann_efficiency=ann_efficiency, ann_overlap=ann_overlap, fine_tuning=fine_tuning,
     )  # fmt: skip
     write_text(page, out_path)
 
@@ -80,6 +82,7 @@ def render_report(
     translation: Mapping[str, Any] | None = None,
     ann_efficiency: Sequence[Mapping[str, Any]] = (),
     ann_overlap: pl.DataFrame | None = None,
+    fine_tuning: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The page's HTML (what `build_report` writes).
 
@@ -90,7 +93,9 @@ def render_report(
     documents_per_language, seed, skipped), see `translation_pilot.pilot_section`.
     The approximate search section appears with `ann_efficiency` (the efficiency JSONs'
     contents, `approximate_search.read_ann_efficiency`) or `ann_overlap` (the stacked
-    overlap tables, `approximate_search.read_ann_overlap`), or both.
+    overlap tables, `approximate_search.read_ann_overlap`), or both. The fine-tuning
+    section appears with `fine_tuning` (the training records, one per trained model and
+    scope, `fine_tuning.read_training_record`).
     """
     if pilot_documents is not None and pilot_summary is None:
         raise ValueError("the pilot's documents were given without the pilot summary")
@@ -119,6 +124,7 @@ def render_report(
         "translation_notices": notices if pilot is None else [],
         "reference_label": REFERENCE_LABEL,
         "approximate": approximate_search(ann_efficiency, ann_overlap, summary),
+        "fine_tuning": fine_tuning_section(fine_tuning, summary),
     }
     return _environment().get_template(TEMPLATE).render(**context)
 

@@ -18,6 +18,7 @@ import polars as pl
 from clirbench.core.intermediate import reading
 from clirbench.evaluate.dataset_counts import read_dataset_counts
 from clirbench.report.approximate_search import read_ann_efficiency, read_ann_overlap
+from clirbench.report.fine_tuning import read_training_record
 from clirbench.report.page import build_report
 from clirbench.report.run_metadata import (
     REPORTED_LIBRARIES,
@@ -43,6 +44,7 @@ def report(
     translation_summaries: Mapping[tuple[str, str], Path] | None = None,
     ann_efficiency: list[Path] | None = None,
     ann_overlap: list[Path] | None = None,
+    fine_tuning: list[Path] | None = None,
 ) -> None:
     """Write the report page to `out`.
 
@@ -60,6 +62,9 @@ def report(
     The ANN stage's files, each optional (the approximate search section is left out when
     neither is given; each shows its own part): `ann_efficiency` (one efficiency JSON per
     dataset and encoder) and `ann_overlap` (one overlap parquet per dataset).
+
+    The fine-tuning stage's records (`fine_tuning`, one training.json per trained model and
+    scope) add the fine-tuning section.
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
@@ -84,6 +89,7 @@ def report(
         ann_overlap=(
             read_ann_overlap([Path(path) for path in ann_overlap]) if ann_overlap else None
         ),
+        fine_tuning=[read_training_record(Path(path)) for path in fine_tuning or []],
     )
 
 

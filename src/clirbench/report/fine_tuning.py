@@ -1,0 +1,182 @@
+"""The fine-tuning section: the paper's Table 4 and the training curves.
+
+Table 4 sets each base encoder's Recall@100 (macro over language pairs, original
+documents) beside its fine-tuned versions at each level, per dataset: none / word / phrase /
+query-document. The curves show, per trained model, the mean training loss and the
+validation score after every epoch, and which epoch was kept (the best validation score),
+so a reader sees whether training converged, overfitted or was cut short by the epoch
+budget. Everything comes from the training records (`clirbench.finetune.train`) and
+summary.csv.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from clirbench.core.intermediate import reading
+from clirbench.core.systems import ORIGINAL
+from clirbench.report.common import MISSING, format_value
+
+LEVELS = ("word", "phrase", "query-document")
+TABLE_METRIC = "recall@100"
+LEVEL_LABELS = {"word": "Word", "phrase": "Phrase", "query-document": "QD"}
+SOURCE_LABELS = {
+    "training-split": "the dataset's training queries and their relevant documents",
+    "parallel-queries": "training-split queries in two languages sharing their relevant "
+    "document (for the CLDR cards: an entity's localised names)",
+    "tatoeba": "LASER Tatoeba sentence pairs (X–English)",
+}
+
+
+def read_training_record(path: Path) -> dict[str, Any]:
+    with reading(path):
+        return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def fine_tuning_section(
+    records: Sequence[Mapping[str, Any]], summary: pl.DataFrame
+) -> dict[str, Any] | None:
+    """The section's context, or None without fine-tuned models."""
+    if not records:
+        return None
+    models = _models(records)
+    condition = ORIGINAL if ORIGINAL in set(summary["condition"]) else summary["condition"][0]
+    macro = summary.filter(
+        (pl.col("condition") == condition)
+        & (pl.col("metric") == TABLE_METRIC)
+        & (pl.col("query_lang") == "all")
+    )
+    values = {(d, s): v for d, s, v in macro.select("dataset", "system", "value").iter_rows()}
+    datasets = sorted({d for d, _ in values})
+    rows = []
+    for base in sorted({model["base"] for model in models.values()}):
+        cells = []
+        for dataset in datasets:
+            cells.append(
+                {"dataset": dataset, "level": "none", "text": _text(values, dataset, [base]),
+                 "systems": [base]}
+            )  # fmt: skip
+            for level in LEVELS:
+                names = sorted(n for n, m in models.items() if m["base"] == base and m["level"] == level)
+                cells.append({"dataset": dataset, "level": level, "text": _text(values, dataset, names),
+                              "systems": names})
+        rows.append({"base": base, "cells": cells})
+    return {
+        "metric": TABLE_METRIC,
+        "condition": condition,
+        "datasets": datasets,
+        "levels": [("none", "None")] + [(level, LEVEL_LABELS[level]) for level in LEVELS],
+        "rows": rows,
+        "models": [_model_row(name, model) for name, model in models.items()],
+        "curves": _curves(records),
+        "figure": base64.b64encode(training_curves_png(records)).decode("ascii"),
+    }
+
+
+def _models(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    models: dict[str, dict[str, Any]] = {}
+    for record in records:
+        entry = models.setdefault(
+            record["name"],
+            {
+                "base": record["base"]["name"],
+                "level": record["level"],
+                "source": record.get("source", ""),
+                "settings": record["settings"],
+                "scopes": [],
+            },
+        )
+        entry["scopes"].append(record)
+    return dict(sorted(models.items()))
+
+
+def _text(values: Mapping[tuple[str, str], float], dataset: str, systems: Sequence[str]) -> str:
+    shown = [format_value(values[(dataset, s)]) for s in systems if (dataset, s) in values]
+    return " / ".join(shown) or MISSING
+
+
+def _model_row(name: str, model: Mapping[str, Any]) -> dict[str, Any]:
+    settings = model["settings"]
+    scopes = model["scopes"]
+    return {
+        "name": name,
+        "base": model["base"],
+        "level": LEVEL_LABELS[model["level"]],
+        "source": SOURCE_LABELS.get(model["source"], model["source"]),
+        "pairs": ", ".join(f"{r['scope']}: {r['train_pairs']:,}" for r in scopes),
+        "epochs": ", ".join(
+            f"{r['scope']}: {r['chosen_epoch']} of {len(r['epochs'])}" for r in scopes
+        ),
+        "max_epochs": settings["max_epochs"],
+        "settings": (
+            f"{settings['optimizer']}, lr {settings['learning_rate']:g}, batch "
+            f"{settings['batch_size']}, τ {settings['temperature']:g}, max length "
+            f"{settings['max_length'][model['level']]}, seed {settings['seed']}, "
+            f"{settings['device']}"
+        ),
+        "selected_by": scopes[0]["selected_by"],
+    }
+
+
+def _curves(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for record in records:
+        metric = record["selected_by"]
+        for epoch in record["epochs"]:
+            rows.append(
+                {
+                    "model": record["name"],
+                    "scope": record["scope"],
+                    "epoch": epoch["epoch"],
+                    "loss": _number(epoch.get("train_loss"), 4),
+                    "score": _number(epoch.get(metric), 4),
+                    "metric": metric,
+                    "chosen": epoch["epoch"] == record["chosen_epoch"],
+                }
+            )
+    return rows
+
+
+def _number(value: float | None, decimals: int) -> str:
+    return MISSING if value is None else f"{value:.{decimals}f}"
+
+
+def training_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
+    """Two panels: training loss and validation score by epoch, a line per (model,
+    scope), the kept epoch circled."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11.0, 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    loss_axes, score_axes = figure.subplots(1, 2)
+    for record in records:
+        label = f"{record['name']} ({record['scope']})"
+        epochs = [e["epoch"] for e in record["epochs"]]
+        losses = [e.get("train_loss") for e in record["epochs"]]
+        scores = [e.get(record["selected_by"]) for e in record["epochs"]]
+        (line,) = loss_axes.plot(epochs, losses, marker="o", label=label)
+        score_axes.plot(epochs, scores, marker="o", color=line.get_color(), label=label)
+        if record["chosen_epoch"] in epochs:
+            chosen = epochs.index(record["chosen_epoch"])
+            score_axes.plot(
+                [epochs[chosen]], [scores[chosen]], marker="o", markersize=13,
+                markerfacecolor="none", color=line.get_color(),
+            )  # fmt: skip
+    loss_axes.set(xlabel="epoch", ylabel="mean training loss", title="Training loss")
+    score_axes.set(xlabel="epoch", ylabel="validation score", title="Validation (kept epoch circled)")
+    for axes in (loss_axes, score_axes):
+        axes.grid(alpha=0.3)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    score_axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
