@@ -410,3 +410,73 @@ def test_fine_tuned_systems_flow_through_embed_retrieve_evaluate_and_report(tmp_
     assert record["chosen_epoch"] == 1 and record["files"]
     page = (out / "report.html").read_text()
     assert 'id="fine-tuning-table"' in page and 'data-system="minilm-qd"' in page
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def record(name: str, level: str, scope: str, scores: list[float], chosen: int) -> dict:
+    metric = "validation_ndcg@10" if level == "query-document" else "validation_recall@1_sum"
+    return {
+        "name": name, "scope": scope, "level": level, "source": "training-split",
+        "base": {"name": "minilm"}, "train_pairs": 200, "selected_by": metric,
+        "settings": TrainingSettings.from_config(default_training()).as_dict(),
+        "epochs": [
+            {"epoch": e + 1, "train_loss": 2.0 - e, metric: score} for e, score in enumerate(scores)
+        ],
+        "chosen_epoch": chosen,
+    }  # fmt: skip
+
+
+def test_report_section_sets_fine_tuned_systems_beside_their_base():
+    from clirbench.report.fine_tuning import fine_tuning_section
+    from clirbench.report.page import render_report
+
+    summary = pl.DataFrame(
+        {
+            "dataset": ["a", "a", "a", "b", "b"],
+            "condition": ["original"] * 5,
+            "system": ["minilm", "minilm-qd", "minilm-phrase", "minilm", "minilm-qd"],
+            "query_lang": ["all"] * 5,
+            "doc_lang": ["all"] * 5,
+            "metric": ["recall@100"] * 5,
+            "value": [0.3, 0.5, 0.4, 0.2, 0.6],
+        }
+    )
+    records = [
+        record("minilm-qd", "query-document", "a", [0.1, 0.3], 2),
+        record("minilm-qd", "query-document", "b", [0.2, 0.1], 1),
+        record("minilm-phrase", "phrase", "shared", [1.5, 1.6], 2),
+    ]
+    section = fine_tuning_section(records, summary)
+    assert section is not None
+    (row,) = section["rows"]
+    cells = {(c["dataset"], c["level"]): c["text"] for c in row["cells"]}
+    assert cells[("a", "none")] == "0.300" and cells[("a", "query-document")] == "0.500"
+    assert cells[("a", "phrase")] == "0.400" and cells[("b", "phrase")] == "–"
+    assert cells[("b", "query-document")] == "0.600" and cells[("a", "word")] == "–"
+    kept = {(c["model"], c["scope"], c["epoch"]) for c in section["curves"] if c["chosen"]}
+    assert kept == {("minilm-qd", "a", 2), ("minilm-qd", "b", 1), ("minilm-phrase", "shared", 2)}
+    assert fine_tuning_section([], summary) is None
+    page = render_report(summary, {}, pl.DataFrame({"stage": [], "jobs": [], "seconds": []}), [],
+                         fine_tuning=records)
+    assert 'id="fine-tuning-table"' in page and "(kept)" in page
+
+
+def test_trainer_options_follow_the_settings(tmp_path: Path):
+    from clirbench.finetune.train import trainer_options
+
+    paper = TrainingSettings.from_config(default_training())
+    options = trainer_options(paper, tmp_path, "validation_ndcg@10")
+    assert options["learning_rate"] == 1e-5 and options["per_device_train_batch_size"] == 16
+    assert options["lr_scheduler_type"] == "constant" and options["warmup_steps"] == 0
+    assert options["max_grad_norm"] == 0.0  # no clipping
+    assert options["weight_decay"] == 0.0 and options["num_train_epochs"] == 10
+    assert options["metric_for_best_model"] == "eval_validation_ndcg@10"
+    assert options["load_best_model_at_end"] and options["save_strategy"] == "epoch"
+    assert (options["fp16"], options["use_cpu"]) == (False, True)
+    gpu = trainer_options(
+        TrainingSettings.from_config({**default_training(), "device": "cuda", "max_grad_norm": 1.0}),
+        tmp_path, "m",
+    )  # fmt: skip
+    assert (gpu["fp16"], gpu["use_cpu"], gpu["max_grad_norm"]) == (True, False, 1.0)

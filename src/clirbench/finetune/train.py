@@ -151,35 +151,11 @@ def train_encoder(
     # sides, so both get the query prompt (as E5 does for symmetric tasks).
     positive_prompt = prompt_of(base, "document") if level == "query-document" else query_prompt
     prompts = {"anchor": query_prompt, "positive": positive_prompt}
-    on_gpu = settings.device.startswith("cuda")
     arguments = SentenceTransformerTrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=settings.max_epochs,
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay,
-        # A float below 1 is a share of all steps (the warm-up ratio).
-        warmup_steps=float(settings.warmup_ratio),
-        lr_scheduler_type=settings.scheduler,
-        # The trainer clips only at a positive norm: 0 switches clipping off.
-        max_grad_norm=settings.max_grad_norm or 0.0,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="epoch",
-        load_best_model_at_end=True,
-        metric_for_best_model=f"eval_{selection_metric(evaluator)}",
-        greater_is_better=True,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        fp16=on_gpu,
-        use_cpu=settings.device == "cpu",
-        report_to="none",
+        **trainer_options(settings, work, selection_metric(evaluator)),
         # In-batch negatives: a batch must not hold the same text twice.
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         prompts={key: value for key, value in prompts.items() if value} or None,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
     )
     optimizer = torch.optim.Adam if settings.optimizer == "adam" else torch.optim.AdamW
     selected_by = selection_metric(evaluator)
@@ -213,6 +189,37 @@ def train_encoder(
     _save_model(trainer.model, record, out)
     shutil.rmtree(work, ignore_errors=True)  # only the best epoch is kept: the output
     return record
+
+
+def trainer_options(settings: TrainingSettings, work: Path, metric: str) -> dict[str, Any]:
+    """The trainer's arguments from the settings: the paper's recipe, evaluated and saved
+    after every epoch, the best epoch (by `metric`) loaded at the end; fp16 on CUDA."""
+    return {
+        "output_dir": str(work),
+        "num_train_epochs": settings.max_epochs,
+        "per_device_train_batch_size": settings.batch_size,
+        "per_device_eval_batch_size": settings.batch_size,
+        "learning_rate": settings.learning_rate,
+        "weight_decay": settings.weight_decay,
+        # A float below 1 is a share of all steps (the warm-up ratio).
+        "warmup_steps": float(settings.warmup_ratio),
+        "lr_scheduler_type": settings.scheduler,
+        # The trainer clips only at a positive norm: 0 switches clipping off.
+        "max_grad_norm": settings.max_grad_norm or 0.0,
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "logging_strategy": "epoch",
+        "load_best_model_at_end": True,
+        "metric_for_best_model": f"eval_{metric}",
+        "greater_is_better": True,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "fp16": settings.device.startswith("cuda"),
+        "use_cpu": settings.device == "cpu",
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": False,  # the progress bar goes to the job log
+    }
 
 
 def selection_metric(evaluator: Any) -> str:

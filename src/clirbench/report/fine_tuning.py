@@ -149,20 +149,23 @@ def _number(value: float | None, decimals: int) -> str:
 
 
 def training_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """Two panels: training loss and validation score by epoch, a line per (model,
-    scope), the kept epoch circled."""
+    """The training loss by epoch (a line per model and scope), then a panel per validation
+    metric (their scales differ: a sum of two recalls, an nDCG), the kept epoch circled."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(11.0, 3.6), dpi=110)
+    metrics = list(dict.fromkeys(record["selected_by"] for record in records))
+    figure = Figure(figsize=(3.7 * (1 + len(metrics)), 3.6), dpi=110)
     FigureCanvasAgg(figure)
-    loss_axes, score_axes = figure.subplots(1, 2)
+    axes = figure.subplots(1, 1 + len(metrics), squeeze=False)[0]
+    loss_axes, metric_axes = axes[0], dict(zip(metrics, axes[1:], strict=True))
     for record in records:
         label = f"{record['name']} ({record['scope']})"
         epochs = [e["epoch"] for e in record["epochs"]]
         losses = [e.get("train_loss") for e in record["epochs"]]
         scores = [e.get(record["selected_by"]) for e in record["epochs"]]
         (line,) = loss_axes.plot(epochs, losses, marker="o", label=label)
+        score_axes = metric_axes[record["selected_by"]]
         score_axes.plot(epochs, scores, marker="o", color=line.get_color(), label=label)
         if record["chosen_epoch"] in epochs:
             chosen = epochs.index(record["chosen_epoch"])
@@ -171,11 +174,12 @@ def training_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
                 markerfacecolor="none", color=line.get_color(),
             )  # fmt: skip
     loss_axes.set(xlabel="epoch", ylabel="mean training loss", title="Training loss")
-    score_axes.set(xlabel="epoch", ylabel="validation score", title="Validation (kept epoch circled)")
-    for axes in (loss_axes, score_axes):
-        axes.grid(alpha=0.3)
-        axes.xaxis.get_major_locator().set_params(integer=True)
-    score_axes.legend(fontsize=8, loc="best")
+    loss_axes.legend(fontsize=8, loc="best")
+    for metric, score_axes in metric_axes.items():
+        score_axes.set(xlabel="epoch", ylabel=metric, title=f"Validation: {metric}")
+    for panel in axes:
+        panel.grid(alpha=0.3)
+        panel.xaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
