@@ -177,8 +177,9 @@ class Study:
             ).hexdigest()
             for folder in OUTPUT_FOLDERS
             for path in sorted((self.out / folder).rglob("*"))
-            if path.is_file() and not path.name.endswith(DAMAGED_SUFFIX)
             for name in [path.relative_to(self.out).as_posix()]
+            # A damaged file, or a file of a damaged folder (a model), is set aside.
+            if path.is_file() and not any(p.endswith(DAMAGED_SUFFIX) for p in name.split("/"))
         }
 
 

@@ -41,7 +41,7 @@ def fine_tuning_pairs(
     model: Mapping[str, Any],
     scope: str,
     training: Mapping[str, Any],
-    tables: Mapping[str, Path],
+    tables: Mapping[str, Any],
     evaluated: Sequence[Mapping[str, Any]],
     download_folder: Path,
     train_out: Path,
