@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clirbench.core.atomic import ENDS_BYTES
 from clirbench.core.intermediate import DAMAGED_SUFFIX
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,9 @@ def study_config(tmp: Path) -> dict:
                 "entity_kinds": ["territory"],
                 "max_entities": 40,
                 "seed": 3,
-                "split_fractions": {"train": 0.6, "dev": 0.1, "test": 0.3},
+                # Enough test queries that a query embedding file outgrows the start-up
+                # check's ends (test_damage_found_while_reading_stops_then_rebuilds).
+                "split_fractions": {"train": 0.3, "dev": 0.1, "test": 0.6},
             }
         },
         # Training and validation queries for the fine-tuned encoder.
@@ -358,8 +361,9 @@ def test_damage_found_while_reading_stops_then_rebuilds(
     directory is whole); the job reading it stops naming it, and the run after that
     rebuilds it, never ending green with a missing output."""
     vectors = sorted(finished.out.glob("embeddings/*/queries/*.npz"))[0]
+    assert vectors.stat().st_size > 2 * ENDS_BYTES + 256, "the damage must lie between the ends"
     data = bytearray(vectors.read_bytes())
-    data[len(data) // 3 : len(data) // 3 + 256] = bytes(256)
+    data[len(data) // 2 : len(data) // 2 + 256] = bytes(256)
     vectors.write_bytes(bytes(data))
     output = finished.failing_run()
     assert f"{vectors} is damaged" in output or f"{vectors} is damaged" in "".join(
