@@ -3,7 +3,9 @@
 A pair is (anchor, positive) with both texts' languages: a query and a document relevant to
 it (query-document level), or two texts that say the same in two languages (phrase level).
 The contrastive loss takes the other pairs of a batch as negatives, so no negative column
-is stored.
+is stored. A word-level example is a triplet: two sentences using a word in the same sense
+(a word-in-context positive) and, as its negative, a sentence using the word in another
+sense taken from the dataset's own negative instances.
 
 No pair may contain what an evaluation uses: every pair whose anchor or positive equals
 (after Unicode NFC, case folding and whitespace normalisation) an evaluated query or a
@@ -31,6 +33,8 @@ PAIR_SCHEMA = {
     "positive_lang": pl.String,
 }
 PAIR_COLUMNS = list(PAIR_SCHEMA)
+TRIPLET_COLUMNS = ["anchor", "positive", "negative", "anchor_lang", "positive_lang"]
+TEXT_COLUMNS = ("anchor", "positive", "negative")
 
 
 def normalised_text(text: str) -> str:
@@ -139,6 +143,80 @@ def tatoeba_training_pairs(
     return tables
 
 
+def word_in_context_triplets(instances: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """(anchor, positive, negative) from word-in-context instances (one split).
+
+    Each same-sense instance gives (sentence_1, sentence_2); its negative is a sentence that
+    the dataset itself says uses the word in another sense. Within one target word (and
+    collection and language pair), same-sense instances join sentences into senses; a
+    different-sense instance between two senses makes every sentence of one a negative for
+    every sentence of the other. The negative is drawn with `seed` from those of the
+    anchor's sense. A positive whose sense has no such instance has no negative the dataset
+    vouches for and is left out (counted in the log): the loss needs one in every row.
+    """
+    import random
+
+    group = ("collection", "lang_1", "lang_2", "target")
+    parent: dict[tuple, tuple] = {}
+
+    def root(node: tuple) -> tuple:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def nodes(row: dict) -> tuple[tuple, tuple]:
+        key = tuple(row[column] for column in group)
+        return (key, row["lang_1"], row["sentence_1"]), (key, row["lang_2"], row["sentence_2"])
+
+    rows = list(instances.iter_rows(named=True))
+    for row in rows:
+        first, second = nodes(row)
+        root(first), root(second)
+        if row["label"]:
+            parent[root(first)] = root(second)
+    members: dict[tuple, set[str]] = {}
+    for node in parent:
+        members.setdefault(root(node), set()).add(node[2])
+    other_senses: dict[tuple, set[tuple]] = {}
+    for row in rows:
+        if not row["label"]:
+            first, second = (root(node) for node in nodes(row))
+            if first != second:  # the dataset contradicting itself vouches for nothing
+                other_senses.setdefault(first, set()).add(second)
+                other_senses.setdefault(second, set()).add(first)
+    generator = random.Random(seed)
+    triplets, dropped = [], 0
+    for row in rows:
+        if not row["label"]:
+            continue
+        sense = root(nodes(row)[0])
+        candidates = sorted(
+            text for other in other_senses.get(sense, ()) for text in members[other]
+        )
+        if not candidates:
+            dropped += 1
+            continue
+        triplets.append((row["sentence_1"], row["sentence_2"], generator.choice(candidates),
+                         row["lang_1"], row["lang_2"]))
+    if dropped:
+        log.info("left out %d of %d same-sense instances: no different-sense instance of "
+                 "their sense to take a negative from", dropped, dropped + len(triplets))
+    return pl.DataFrame(triplets, schema=TRIPLET_COLUMNS, orient="row")
+
+
+def word_in_context_validation(instances: pl.DataFrame) -> pl.DataFrame:
+    """Labelled sentence pairs for the accuracy at a tuned threshold."""
+    return instances.select(
+        pl.col("sentence_1").alias("anchor"),
+        pl.col("sentence_2").alias("positive"),
+        pl.col("lang_1").alias("anchor_lang"),
+        pl.col("lang_2").alias("positive_lang"),
+        "label",
+    )
+
+
 def evaluated_texts(
     evaluated_queries: pl.DataFrame,
     qrels: pl.DataFrame,
@@ -159,9 +237,10 @@ def without_evaluated(pairs: pl.DataFrame, forbidden: set[str], what: str) -> pl
     """`pairs` less every pair with a text an evaluation uses (logged with the count)."""
     if not forbidden or pairs.is_empty():
         return pairs
+    columns = [pairs[column] for column in TEXT_COLUMNS if column in pairs.columns]
     clean = [
-        normalised_text(anchor) not in forbidden and normalised_text(positive) not in forbidden
-        for anchor, positive in zip(pairs["anchor"], pairs["positive"], strict=True)
+        all(normalised_text(text) not in forbidden for text in texts)
+        for texts in zip(*columns, strict=True)
     ]
     kept = pairs.filter(pl.Series(clean, dtype=pl.Boolean))
     if kept.height < pairs.height:

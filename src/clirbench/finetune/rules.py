@@ -22,14 +22,23 @@ from clirbench.embed.encoders import EncoderConfig
 from clirbench.finetune.pairs import (
     PAIR_COLUMNS,
     PAIR_SCHEMA,
+    TRIPLET_COLUMNS,
     evaluated_texts,
     parallel_query_pairs,
     query_document_pairs,
     sampled,
     tatoeba_training_pairs,
     without_evaluated,
+    word_in_context_triplets,
+    word_in_context_validation,
 )
-from clirbench.finetune.specs import PARALLEL_QUERIES, QUERY_DOCUMENT, TATOEBA
+from clirbench.finetune.specs import (
+    PARALLEL_QUERIES,
+    QUERY_DOCUMENT,
+    TATOEBA,
+    WORD,
+    WORD_IN_CONTEXT,
+)
 from clirbench.finetune.train import RECORD_NAME, TrainingSettings, train_encoder
 
 log = logging.getLogger("clirbench")
@@ -123,7 +132,40 @@ def _source_tables(
         )
         pairs = tatoeba_training_pairs(files, settings.seed, int(data["pairs_per_language_pair"]))
         return pairs["train"], pairs["dev"]
+    if data["source"] == WORD_IN_CONTEXT:
+        instances = word_in_context_instances(data, languages, download_folder, f"{key}.data")
+        return (
+            word_in_context_triplets(instances.filter(pl.col("split") == "train"), settings.seed),
+            word_in_context_validation(instances.filter(pl.col("split") == "dev")),
+        )
     raise ValueError(f"{key}.data.source: unknown source {data['source']!r}")
+
+
+def word_in_context_instances(
+    data: Mapping[str, Any], languages: set[str], download_folder: Path, key: str
+) -> pl.DataFrame:
+    """The chosen collections' instances whose sentences are in the study's languages,
+    each read from its configured folder or its downloaded release."""
+    from clirbench.data.download import published_archive
+    from clirbench.data.word_in_context import in_languages, read_collection
+
+    tables = []
+    for collection in data["collections"]:
+        folder = data["folders"].get(collection)
+        if folder is None:
+            folder = published_archive(
+                data["urls"][collection],
+                data["sha256"].get(collection),
+                download_folder / "word-in-context" / collection,
+                collection,
+                f"{key}.folders.{collection}",
+            )
+        table = read_collection(collection, Path(folder), f"{key}.folders.{collection}")
+        kept = in_languages(table, languages)
+        log.info("%s: %d of %d instances in the study's languages (%s)", collection, kept.height,
+                 table.height, ", ".join(sorted({*kept["lang_1"], *kept["lang_2"]})) or "none")
+        tables.append(kept)
+    return pl.concat(tables)
 
 
 def _languages(evaluated: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -155,7 +197,9 @@ def fine_tune(
     """
     settings = TrainingSettings.from_config(training)
     base = EncoderConfig.from_config(model["base"], base_settings)
-    train = read_parquet(train_path).select(PAIR_COLUMNS)
+    train = read_parquet(train_path).select(
+        TRIPLET_COLUMNS if model["level"] == WORD else PAIR_COLUMNS
+    )
     validation = read_parquet(validation_path)
     evaluator = _evaluator(model["level"], base, validation, retrieval)
     key = f"stages.fine_tuning.models.{model['name']}"
@@ -184,8 +228,14 @@ def _evaluator(
 ) -> Any:
     # Imported here: sentence-transformers (and torch) load only in the training job.
     from clirbench.embed.encoders import prompt_of
-    from clirbench.finetune.validation import PhraseRecallEvaluator, RetrievalEvaluator
+    from clirbench.finetune.validation import (
+        PhraseRecallEvaluator,
+        RetrievalEvaluator,
+        WordInContextEvaluator,
+    )
 
+    if level == WORD:
+        return WordInContextEvaluator(validation, prompt_of(base, "query"))
     if level != QUERY_DOCUMENT:
         return PhraseRecallEvaluator(validation.select(list(PAIR_SCHEMA)), prompt_of(base, "query"))
     assert retrieval is not None, "query-document validation needs the dataset's pool"

@@ -21,11 +21,13 @@ from typing import Any
 
 LEVELS = ("word", "phrase", "query-document")
 QUERY_DOCUMENT = "query-document"
+WORD = "word"
 SHARED_SCOPE = "shared"
 # Backends whose models are torch modules sentence-transformers can train.
 TRAINABLE_BACKENDS = ("hf", "sentence-transformers")
 PARALLEL_QUERIES = "parallel-queries"
 TATOEBA = "tatoeba"
+WORD_IN_CONTEXT = "word-in-context"
 
 
 @dataclass(frozen=True)
@@ -133,19 +135,37 @@ def fine_tuning_errors(
         for dataset in model.datasets:
             if dataset not in datasets:
                 errors.append(f"{key}.datasets: no dataset {dataset!r}")
-        if model.level == "word":
-            errors.append(
-                f"{key}.level: word-level training data (XL-WiC, AM2iCo, SenWiCh) is not "
-                "built yet; use phrase or query-document"
-            )
+        if model.level == WORD:
+            errors.extend(_word_data_errors(model))
         elif model.level == "phrase":
             errors.extend(_phrase_data_errors(model, datasets))
     return errors
 
 
+def _word_data_errors(model: FineTunedModel) -> list[str]:
+    key = f"{model.config_key}.data"
+    if model.data.get("source") != WORD_IN_CONTEXT:
+        return [
+            f"{key}.source: a word-level model trains on word-in-context instances (XL-WiC, "
+            f"AM2iCo, SenWiCh); set it to {WORD_IN_CONTEXT} (it is {model.data.get('source')!r})"
+        ]
+    return [
+        f"{key}.folders.{collection}: {collection} has no download address "
+        f"({key}.urls.{collection} is null); set this to a folder holding its release"
+        for collection in model.data["collections"]
+        if model.data["folders"].get(collection) is None
+        and model.data["urls"].get(collection) is None
+    ]
+
+
 def _phrase_data_errors(model: FineTunedModel, datasets: list[str]) -> list[str]:
     key = f"{model.config_key}.data"
     source = model.data.get("source")
+    if source == WORD_IN_CONTEXT:
+        return [
+            f"{key}.source: word-in-context instances train word-level models; a phrase-level "
+            f"model reads {PARALLEL_QUERIES} or {TATOEBA}"
+        ]
     if source == PARALLEL_QUERIES:
         dataset = model.data.get("dataset")
         if dataset is None:

@@ -4,7 +4,10 @@ The sentence-transformers trainer runs the paper's recipe (Appendix D.4, Table 1
 setting of `stages.fine_tuning.training`): Adam at 1e-5, batches of 16, InfoNCE with
 in-batch negatives at temperature 0.1 (`MultipleNegativesRankingLoss` with scale 1/τ), no
 scheduler, warm-up, weight decay or clipping, up to 10 epochs, the model evaluated after
-every epoch (`clirbench.finetune.validation`) and only the best epoch kept.
+every epoch (`clirbench.finetune.validation`) and only the best epoch kept. Word-level
+triplets carry the dataset's own negative: the loss is then symmetric (anchor to positive
+among the batch's positives and negatives, and positive back to anchor among the batch's
+anchors, one softmax per direction), the paper's symmetric contrastive loss.
 
 Long and resumable: the trainer shows a progress bar in the job log and saves a checkpoint
 (weights, optimizer, scheduler, random states) after every epoch in a work folder beside
@@ -133,7 +136,6 @@ def train_encoder(
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
         SentenceTransformerTrainingArguments,
@@ -150,22 +152,25 @@ def train_encoder(
     # Query-document pairs pair a query with a document; parallel pairs are alike on both
     # sides, so both get the query prompt (as E5 does for symmetric tasks).
     positive_prompt = prompt_of(base, "document") if level == "query-document" else query_prompt
-    prompts = {"anchor": query_prompt, "positive": positive_prompt}
+    columns = [c for c in ("anchor", "positive", "negative") if c in train_pairs.columns]
+    prompts: dict[str, str] = {
+        column: query_prompt if column == "anchor" else positive_prompt
+        for column in columns
+        if (query_prompt if column == "anchor" else positive_prompt)
+    }
     arguments = SentenceTransformerTrainingArguments(
         **trainer_options(settings, work, selection_metric(evaluator)),
         # In-batch negatives: a batch must not hold the same text twice.
         batch_sampler=BatchSamplers.NO_DUPLICATES,
-        prompts={key: value for key, value in prompts.items() if value} or None,
+        prompts=prompts or None,
     )
     optimizer = torch.optim.Adam if settings.optimizer == "adam" else torch.optim.AdamW
     selected_by = selection_metric(evaluator)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=arguments,
-        train_dataset=Dataset.from_dict(
-            {"anchor": train_pairs["anchor"].to_list(), "positive": train_pairs["positive"].to_list()}
-        ),
-        loss=MultipleNegativesRankingLoss(model, scale=1.0 / settings.temperature),
+        train_dataset=Dataset.from_dict({column: train_pairs[column].to_list() for column in columns}),
+        loss=contrastive_loss(model, level, settings.temperature),
         evaluator=evaluator,
         optimizer_cls_and_kwargs=(
             optimizer,
@@ -189,6 +194,20 @@ def train_encoder(
     _save_model(trainer.model, record, out)
     shutil.rmtree(work, ignore_errors=True)  # only the best epoch is kept: the output
     return record
+
+
+def contrastive_loss(model: Any, level: str, temperature: float) -> Any:
+    """InfoNCE at temperature τ (scale 1/τ); symmetric for the word level's triplets."""
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if level == "word":
+        return MultipleNegativesRankingLoss(
+            model,
+            scale=1.0 / temperature,
+            directions=("query_to_doc", "doc_to_query"),
+            partition_mode="per_direction",
+        )
+    return MultipleNegativesRankingLoss(model, scale=1.0 / temperature)
 
 
 def trainer_options(settings: TrainingSettings, work: Path, metric: str) -> dict[str, Any]:

@@ -7,7 +7,10 @@ the paper does (Appendix D.4):
   pairs, so it runs from 0 to 2);
 - query-document: macro nDCG@10 over language pairs on the dataset's validation queries,
   searched against its whole document pool and scored by the workflow's own metrics
-  (`clirbench.evaluate.metrics`), exactly as the evaluation stage scores test runs.
+  (`clirbench.evaluate.metrics`), exactly as the evaluation stage scores test runs;
+- word: accuracy on the held-out word-in-context instances at the cosine threshold that
+  maximises it (sentence-transformers' `BinaryClassificationEvaluator`: the threshold is
+  tuned on the same instances, as "accuracy with a tuned threshold" reads).
 
 Both are sentence-transformers evaluators, so the trainer logs them and selects on them.
 """
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+from sentence_transformers.sentence_transformer.evaluation import BinaryClassificationEvaluator
 
 from clirbench.evaluate.metrics import ALL, evaluate_run, summarise_pairs
 from clirbench.retrieve.exact_search import exact_search
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PHRASE_METRIC = "recall@1_sum"
 QUERY_DOCUMENT_METRIC = "ndcg@10"
+WORD_METRIC = "cosine_accuracy"
 ENCODE_BATCH = 64
 
 
@@ -135,6 +140,31 @@ class RetrievalEvaluator(BaseEvaluator):
         metrics = {row["metric"]: float(row["value"]) for row in macro.iter_rows(named=True)}
         log.info("validation after epoch %s: %s", epoch, _rounded(metrics))
         return self.prefix_name_to_metrics(metrics, self.name)
+
+
+class WordInContextEvaluator(BinaryClassificationEvaluator):
+    """Accuracy at the tuned cosine threshold on labelled word-in-context pairs."""
+
+    def __init__(self, pairs: pl.DataFrame, prompt: str, name: str = "validation") -> None:
+        if pairs.is_empty():
+            raise ValueError("no held-out word-in-context instances to select the best epoch on")
+        super().__init__(
+            [prompt + text for text in pairs["anchor"]],
+            [prompt + text for text in pairs["positive"]],
+            [int(label) for label in pairs["label"]],
+            name=name,
+            batch_size=ENCODE_BATCH,
+            write_csv=False,
+            similarity_fn_names=["cosine"],
+        )
+        self.primary_metric = WORD_METRIC
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        metrics = super().__call__(model, output_path, epoch, steps)
+        log.info("validation after epoch %s: %s", epoch, _rounded(metrics))
+        return metrics
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
