@@ -86,12 +86,14 @@ def write_clirmatrix(
     queries_per_language: int = 9,
     docs_per_language: int = 30,
     split: str = "test1",
+    other_splits: tuple[str, ...] = (),
 ) -> ClirMatrixFixture:
     """MULTI-8-style files: shared numeric doc ids across languages, graded 0-6 judgements.
 
     Per source language the same query ids are used for every target (as in MULTI-8); the
     last query is judged only at grade 0 and one query has empty text (both ineligible);
-    one judgement points at a doc missing from the collection.
+    one judgement points at a doc missing from the collection. `other_splits` get query
+    files too, with other query ids and texts (the fixture describes `split`'s).
     """
     base = home / "clirmatrix"
     fixture = ClirMatrixFixture(home, list(languages), split)
@@ -112,14 +114,37 @@ def write_clirmatrix(
             str(5000 + 10 * li + q): ("" if q == 1 else f"{WORDS[lang]} {lang} query {q}")
             for q in range(queries_per_language)
         }
+    for split_index, split_name in enumerate((split, *other_splits)):
+        _write_clirmatrix_queries(fixture, base, index, split_name, split_index,
+                                  queries_per_language, docs_per_language)  # fmt: skip
+    _write(base / "clirmatrix_downloads.json.gz", json.dumps(index), True)
+    return fixture
+
+
+def _write_clirmatrix_queries(
+    fixture: ClirMatrixFixture,
+    base: Path,
+    index: dict[str, dict[str, dict[str, str]]],
+    split: str,
+    split_index: int,
+    queries_per_language: int,
+    docs_per_language: int,
+) -> None:
+    languages = fixture.languages
     for src in languages:
+        queries = {
+            str(int(qid) + 1000 * split_index): (f"{text} {split}" if text and split_index else text)
+            for qid, text in fixture.queries[src].items()
+        }
         for ti, tgt in enumerate(languages):
             if src == tgt:
                 continue
             judged: dict[str, dict[str, int]] = {}
             lines = []
-            for q, (qid, text) in enumerate(fixture.queries[src].items()):
-                first = (3 * q + ti) % docs_per_language
+            for q, (qid, text) in enumerate(queries.items()):
+                # Another split judges other documents (as CLIRMatrix's splits are other
+                # articles), given room: docs_per_language of 30 per split.
+                first = (3 * q + ti) % 30 + 30 * split_index if split_index else (3 * q + ti) % docs_per_language
                 results = {str(100 + (first + k) % docs_per_language): 6 - 2 * k for k in range(4)}
                 if q == queries_per_language - 1:
                     results = {doc_id: 0 for doc_id in results}  # nothing relevant
@@ -134,7 +159,8 @@ def write_clirmatrix(
                     "tgt_results": [[doc_id, grade] for doc_id, grade in results.items()],
                 }
                 lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-            fixture.judgements[src, tgt] = judged
+            if split_index == 0:
+                fixture.judgements[src, tgt] = judged
             cache_path = f"multi8/{src}_{tgt}/{split}.jl.gz"
             path = _write(base / cache_path, "".join(lines), True)
             index["clirmatrix_multi8"][f"queries/{src}_{tgt}/{split}"] = {
@@ -142,8 +168,6 @@ def write_clirmatrix(
                 "expected_md5": _md5(path),
                 "cache_path": cache_path,
             }
-    _write(base / "clirmatrix_downloads.json.gz", json.dumps(index), True)
-    return fixture
 
 
 # --- mMARCO -------------------------------------------------------------------------------

@@ -148,6 +148,7 @@ def test_no_training_or_validation_text_is_one_an_evaluation_uses(tmp_path: Path
     fine_tuning_pairs(
         model, "cards", default_training(),
         {**tables, "relevance_threshold": 1}, evaluated, tmp_path, train_out, validation_out,
+        tmp_path / "pool.parquet", tmp_path / "pool_qrels.parquet",
     )  # fmt: skip
     train = pl.read_parquet(train_out)
     validation = pl.read_parquet(validation_out)
@@ -247,6 +248,26 @@ def test_fine_tuning_mistakes_are_named_at_start_up():
     assert "stages.fine_tuning.models.minilm: 'minilm' already names an encoder" in errors
     assert "stages.fine_tuning.models.z.data.dataset: the parallel-queries source needs" in errors
     assert "stages.fine_tuning.models.w.datasets: no dataset 'c'" in errors
+
+
+def test_query_document_queries_rebuilt_from_the_collection_are_checked_at_start_up():
+    config = study_config(
+        models={
+            "qd": {
+                "base": "minilm", "level": "query-document", "datasets": ["a", "b"],
+                "data": {"training_queries": {"a": {"languages": ["en", "fr"]},
+                                              "b": {"split": "train"}, "c": {}},
+                         "validation_queries": {"a": {"seed": 3}}},
+            }
+        }
+    )  # fmt: skip
+    errors = Study(validated_settings(config)).notices()[1]
+    key = "stages.fine_tuning.models.qd.data"
+    assert f"{key}.validation_queries.b: needed with {key}.training_queries.b" in errors
+    assert f"{key}.validation_queries.c: needed with {key}.training_queries.c" in errors
+    assert f"{key}.training_queries.c: the model is not trained for 'c' (its datasets: a, b)" in errors
+    assert any(e.startswith(f"{key}.training_queries.b: split not a setting of datasets.b") for e in errors)
+    assert len(errors) == 4
 
 
 def test_training_defaults_are_the_papers():

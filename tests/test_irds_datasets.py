@@ -40,6 +40,7 @@ from clirbench.data.irds import (
     import_ir_datasets,
     seeded_sample,
 )
+from clirbench.data.builders import TABLES, build_dataset
 from clirbench.data.mmarco import build_mmarco, mmarco_id
 from clirbench.data.wikiclir import WIKICLIR_MOST_RELEVANT, build_wikiclir
 
@@ -616,3 +617,58 @@ def test_paper_dataset_types_run_through_the_workflow(
     assert "(clirmatrix; relevant means relevance ≥ 6; the document pool holds" in page
     assert "(wikiclir; relevant means relevance ≥ 2; the document pool holds" in page
     assert "9,055" in page  # the paper's CLIRMatrix count beside ours
+
+
+# --- a collection's own training split, for query-document fine-tuning ----------------------
+
+
+def test_query_document_fine_tuning_rebuilds_its_queries_from_the_collection_splits(
+    offline, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With data.training_queries {split: train} and validation_queries {split: dev}, the
+    pairs come from CLIRMatrix's own train split (evaluation.query_split: all leaves none),
+    the validation queries and their pool from its dev split, and no pair holds a text an
+    evaluation uses."""
+    from test_fine_tuning import default_training
+
+    from clirbench.core.datamodel import write_dataset
+    from clirbench.finetune.pairs import normalised_text
+    from clirbench.finetune.rules import fine_tuning_pairs
+
+    home = tmp_path_factory.mktemp("irds_splits")
+    write_clirmatrix(home, docs_per_language=90, other_splits=("train", "dev"))
+    options = {
+        "type": "clirmatrix", "languages": ["de", "en", "ja"], "seed": SEED,
+        "split_fractions": FRACTIONS, "queries_per_pair": 5, "split": "test1",
+        "collection": "multi8", "pool_min_relevance": 6, "ir_datasets_home": str(home),
+        "build_docstore": False,
+    }  # fmt: skip
+    evaluated, _ = build_dataset("cm", options, tmp_path_factory.mktemp("dl"))
+    tables = tmp_path_factory.mktemp("tables")
+    write_dataset(evaluated, tables, {name: "fixture" for name in TABLES})
+    model = {
+        "name": "qd", "level": "query-document", "datasets": ["cm"],
+        "data": {"training_queries": {"cm": {"split": "train", "pool_min_relevance": 1}},
+                 "validation_queries": {"cm": {"split": "dev"}}},
+    }  # fmt: skip
+    out = tmp_path_factory.mktemp("out")
+    fine_tuning_pairs(
+        model, "cm", default_training(),
+        {"relevance_threshold": 1, "options": options},
+        [{"queries": tables / "queries.parquet", "qrels": tables / "qrels.parquet",
+          "docs": [tables / "docs.parquet"], "relevance_threshold": 1}],
+        tmp_path_factory.mktemp("dl2"), out / "train.parquet", out / "validation.parquet",
+        out / "pool.parquet", out / "pool_qrels.parquet",
+    )  # fmt: skip
+    train = pl.read_parquet(out / "train.parquet")
+    validation = pl.read_parquet(out / "validation.parquet")
+    pool, pool_qrels = pl.read_parquet(out / "pool.parquet"), pl.read_parquet(out / "pool_qrels.parquet")
+    assert train.height > 0 and train["anchor"].str.ends_with(" train").all()
+    assert validation.height > 0 and validation["text"].str.ends_with(" dev").all()
+    # The validation pool is the dev split's, and judges every validation query.
+    assert set(pool_qrels["doc_id"]) <= set(pool["doc_id"])
+    assert set(validation["query_id"]) <= set(pool_qrels["query_id"])
+    # Training documents relevant to an evaluated query are left out.
+    relevant = evaluated.qrels.filter(pl.col("relevance") >= 1).join(evaluated.docs, on="doc_id")
+    used = set(map(normalised_text, relevant["text"]))
+    assert not used & set(map(normalised_text, train["positive"]))

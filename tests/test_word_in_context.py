@@ -328,7 +328,9 @@ def test_word_pairs_keep_the_study_languages_and_leave_out_evaluated_texts(tmp_p
         [{"queries": paths["queries"], "qrels": paths["qrels"], "docs": [paths["docs"]],
           "relevance_threshold": 1}],
         tmp_path / "downloads", tmp_path / "train.parquet", tmp_path / "validation.parquet",
+        tmp_path / "pool.parquet", tmp_path / "pool_qrels.parquet",
     )  # fmt: skip
+    assert pl.read_parquet(tmp_path / "pool.parquet").is_empty()  # word: validated on pairs
     train = pl.read_parquet(tmp_path / "train.parquet")
     validation = pl.read_parquet(tmp_path / "validation.parquet")
     # The study's languages are de, en, es, ja: all three collections contribute.

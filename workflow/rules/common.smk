@@ -323,8 +323,11 @@ def get_fine_tuning_source_tables(wildcards):
     if source is None:
         return canonical_json({})
     tables = dataset_tables(source, ("queries_train", "queries_dev", "qrels", "docs"))
+    dataset = SETTINGS.datasets[source]
+    # A query-document model rebuilding its queries from the collection needs the
+    # dataset's settings (data.training_queries replaces some of them).
     return canonical_json(
-        {**tables, "relevance_threshold": SETTINGS.datasets[source].relevance_threshold}
+        {**tables, "relevance_threshold": dataset.relevance_threshold, "options": dict(dataset.options)}
     )
 
 
@@ -365,21 +368,21 @@ def get_fine_tuning_base_params(wildcards):
     return canonical_json(dict(SETTINGS.encoders[STUDY.fine_tuned[wildcards.model].base]))
 
 
-def get_fine_tune_inputs(wildcards):
-    """For a query-document model, the pool and qrels its validation queries are searched
-    in (the other levels validate on their own held-out pairs)."""
-    inputs = {}
-    if STUDY.fine_tuned[wildcards.model].level == "query-document":
-        inputs.update(dataset_tables(wildcards.scope, ("docs", "qrels")))
-    return inputs
+def fine_tuning_validation_tables(wildcards):
+    """The documents and qrels a query-document model's validation queries are searched
+    and scored in, as its pairs job wrote them (empty at the other levels)."""
+    folder = f"{OUT}/fine_tuning/{wildcards.model}/{wildcards.scope}"
+    return {"docs": f"{folder}/validation_pool.parquet", "qrels": f"{folder}/validation_qrels.parquet"}
 
 
 def get_fine_tuning_retrieval_params(wildcards):
     if STUDY.fine_tuned[wildcards.model].level != "query-document":
         return canonical_json(None)
-    tables = dataset_tables(wildcards.scope, ("docs", "qrels"))
     return canonical_json(
-        {**tables, "relevance_threshold": SETTINGS.datasets[wildcards.scope].relevance_threshold}
+        {
+            **fine_tuning_validation_tables(wildcards),
+            "relevance_threshold": SETTINGS.datasets[wildcards.scope].relevance_threshold,
+        }
     )
 
 

@@ -9,6 +9,8 @@ rule fine_tuning_pairs:
     output:
         train=f"{OUT}/fine_tuning/{{model}}/{{scope}}/train.parquet",
         validation=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation.parquet",
+        validation_pool=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation_pool.parquet",
+        validation_qrels=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation_qrels.parquet",
     params:
         model=get_fine_tuned_model_params,
         training=get_fine_tuning_training_params(),
@@ -30,9 +32,10 @@ rule fine_tuning_pairs:
 
 rule fine_tune:
     input:
-        unpack(get_fine_tune_inputs),
         train=f"{OUT}/fine_tuning/{{model}}/{{scope}}/train.parquet",
         validation=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation.parquet",
+        validation_pool=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation_pool.parquet",
+        validation_qrels=f"{OUT}/fine_tuning/{{model}}/{{scope}}/validation_qrels.parquet",
     output:
         model=directory(f"{OUT}/fine_tuning/{{model}}/{{scope}}/model"),
         record=f"{OUT}/fine_tuning/{{model}}/{{scope}}/training.json",
@@ -40,7 +43,7 @@ rule fine_tune:
         model=get_fine_tuned_model_params,
         training=get_fine_tuning_training_params(),
         base=get_fine_tuning_base_params,
-        retrieval=get_fine_tuning_retrieval_params,
+        retrieval=get_fine_tuning_retrieval_params,  # the validation pool and qrels above
     log:
         f"{OUT}/logs/fine_tune/{{model}}/{{scope}}.log",
     benchmark:

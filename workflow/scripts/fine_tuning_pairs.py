@@ -20,4 +20,6 @@ fine_tuning_pairs(
     Path(snakemake.params.download_folder),
     Path(snakemake.output.train),
     Path(snakemake.output.validation),
+    Path(snakemake.output.validation_pool),
+    Path(snakemake.output.validation_qrels),
 )

@@ -32,7 +32,7 @@ def study_notices(study: Study) -> tuple[list[str], list[str]]:
     errors += fine_tuning_errors(
         study.fine_tuned,
         study.settings.encoders,
-        study.datasets,
+        {name: study.settings.datasets[name].options for name in study.datasets},
         reserved=set(study.settings.encoders) | set(study.settings.bm25),
         conditions=study.condition_names,
     )

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from clirbench.core.atomic import write_json, write_parquet
+from clirbench.core.datamodel import DOCS_SCHEMA, QRELS_SCHEMA
 from clirbench.core.intermediate import folder_manifest, read_parquet
 from clirbench.embed.encoders import EncoderConfig
 from clirbench.finetune.pairs import (
@@ -24,6 +25,7 @@ from clirbench.finetune.pairs import (
     PAIR_SCHEMA,
     TRIPLET_COLUMNS,
     evaluated_texts,
+    normalised_text,
     parallel_query_pairs,
     query_document_pairs,
     sampled,
@@ -44,6 +46,7 @@ from clirbench.finetune.train import RECORD_NAME, TrainingSettings, train_encode
 log = logging.getLogger("clirbench")
 
 VALIDATION_QUERY_COLUMNS = ["query_id", "lang", "text"]
+ROLES = ("training_queries", "validation_queries")  # rebuilt from the collection
 
 
 def fine_tuning_pairs(
@@ -55,12 +58,17 @@ def fine_tuning_pairs(
     download_folder: Path,
     train_out: Path,
     validation_out: Path,
+    validation_pool_out: Path,
+    validation_qrels_out: Path,
 ) -> None:
     """Write the training pairs and the validation set of `model` (its config entry with
-    `name` and `datasets`) in `scope`.
+    `name` and `datasets`) in `scope`, and (query-document level) the documents and qrels
+    the validation queries are searched and scored against (empty tables at other levels).
 
     `tables`: the source dataset's queries_train, queries_dev, qrels and docs (and its
-    relevance threshold under `relevance_threshold`), where the source is a dataset;
+    relevance threshold under `relevance_threshold`), where the source is a dataset; for a
+    query-document model whose training and validation queries come from the collection
+    (`data.training_queries`), also the dataset's settings under `options`;
     `evaluated`: per dataset the model is evaluated on, its evaluated queries, qrels,
     document tables and relevance threshold, for the leakage guard.
     """
@@ -74,12 +82,23 @@ def fine_tuning_pairs(
             [read_parquet(path) for path in entry["docs"]],
             int(entry["relevance_threshold"]),
         )
-    train, validation = _source_tables(
-        model, tables, _languages(evaluated), download_folder, key, settings
-    )
+    pool, pool_qrels = pl.DataFrame(schema=DOCS_SCHEMA), pl.DataFrame(schema=QRELS_SCHEMA)
+    if model["level"] == QUERY_DOCUMENT:
+        train, validation, pool, pool_qrels = _query_document_tables(
+            model, scope, tables, download_folder
+        )
+    else:
+        train, validation = _source_tables(
+            model, tables, _languages(evaluated), download_folder, key, settings
+        )
     train = without_evaluated(train, forbidden, f"{key} ({scope}) training pairs")
     train = sampled(train, settings.max_train_examples, settings.seed)
     if model["level"] == QUERY_DOCUMENT:
+        validation = validation.filter(
+            ~pl.col("text").map_elements(normalised_text, return_dtype=pl.String).is_in(
+                list(forbidden)
+            )
+        )
         validation = sampled(validation, settings.validation_examples, settings.seed)
     else:
         validation = without_evaluated(validation, forbidden, f"{key} ({scope}) validation pairs")
@@ -92,6 +111,47 @@ def fine_tuning_pairs(
              validation.height)
     write_parquet(train, train_out)
     write_parquet(validation, validation_out)
+    write_parquet(pool, validation_pool_out)
+    write_parquet(pool_qrels, validation_qrels_out)
+
+
+def _query_document_tables(
+    model: Mapping[str, Any], scope: str, tables: Mapping[str, Any], download_folder: Path
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Training pairs, validation queries, and the pool and qrels those are scored in.
+
+    By default the dataset's own train and dev query splits and its pool. With
+    `data.training_queries.<dataset>` and `data.validation_queries.<dataset>`, the dataset
+    is built again
+    from its collection with those settings replaced (CLIRMatrix's `train` and `dev`
+    splits, say): the training pairs are the built training queries with their relevant
+    documents, the validation queries are searched in the built validation pool. Either
+    way the leakage guard then drops every pair holding an evaluated text.
+    """
+    threshold = int(tables["relevance_threshold"])
+    data = model.get("data") or {}
+    replaced = {role: (data.get(role) or {}).get(scope) for role in ROLES}
+    if replaced["training_queries"] is None:
+        qrels, docs = read_parquet(tables["qrels"]), read_parquet(tables["docs"])
+        train = query_document_pairs(read_parquet(tables["queries_train"]), qrels, docs, threshold)
+        validation = read_parquet(tables["queries_dev"]).select(VALIDATION_QUERY_COLUMNS)
+        return train, validation, docs.select(list(DOCS_SCHEMA)), qrels.select(list(QRELS_SCHEMA))
+    from clirbench.data.builders import build_dataset
+
+    options = dict(tables["options"])
+    built = {}
+    for role in ROLES:
+        built[role], _ = build_dataset(scope, {**options, **replaced[role]}, download_folder)
+        log.info("%s of %s rebuilt with %s: %d queries, %d documents", role, scope,
+                 replaced[role], built[role].queries.height, built[role].docs.height)
+    training, validating = built["training_queries"], built["validation_queries"]
+    train = query_document_pairs(training.queries, training.qrels, training.docs, threshold)
+    return (
+        train,
+        validating.queries.select(VALIDATION_QUERY_COLUMNS),
+        validating.docs.select(list(DOCS_SCHEMA)),
+        validating.qrels.select(list(QRELS_SCHEMA)),
+    )
 
 
 def _source_tables(
@@ -103,12 +163,6 @@ def _source_tables(
     settings: TrainingSettings,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     data = model.get("data") or {}
-    if model["level"] == QUERY_DOCUMENT:
-        threshold = int(tables["relevance_threshold"])
-        qrels, docs = read_parquet(tables["qrels"]), read_parquet(tables["docs"])
-        train = query_document_pairs(read_parquet(tables["queries_train"]), qrels, docs, threshold)
-        validation = read_parquet(tables["queries_dev"]).select(VALIDATION_QUERY_COLUMNS)
-        return train, validation
     if data["source"] == PARALLEL_QUERIES:
         threshold = int(tables["relevance_threshold"])
         qrels = read_parquet(tables["qrels"])

@@ -101,11 +101,12 @@ def fine_tuned_encoder_settings(
 def fine_tuning_errors(
     models: Mapping[str, FineTunedModel],
     encoders: Mapping[str, Mapping[str, Any]],
-    datasets: list[str],
+    datasets: Mapping[str, Mapping[str, Any]],
     reserved: set[str],
     conditions: list[str],
 ) -> list[str]:
-    """Start-up errors, one per mistake, each naming its config key."""
+    """Start-up errors, one per mistake, each naming its config key (`datasets`: each
+    dataset's settings by name)."""
     errors = []
     chosen = next(iter(models.values())).conditions if models else None
     for condition in chosen or ():
@@ -137,8 +138,37 @@ def fine_tuning_errors(
                 errors.append(f"{key}.datasets: no dataset {dataset!r}")
         if model.level == WORD:
             errors.extend(_word_data_errors(model))
+        elif model.level == QUERY_DOCUMENT:
+            errors.extend(_query_document_data_errors(model, datasets))
         elif model.level == "phrase":
             errors.extend(_phrase_data_errors(model, datasets))
+    return errors
+
+
+def _query_document_data_errors(
+    model: FineTunedModel, datasets: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    key = f"{model.config_key}.data"
+    roles = ("training_queries", "validation_queries")
+    rebuilt = {role: dict(model.data.get(role) or {}) for role in roles}
+    errors = []
+    for role, other in (roles, roles[::-1]):
+        for dataset in sorted(set(rebuilt[role]) - set(rebuilt[other])):
+            errors.append(f"{key}.{other}.{dataset}: needed with {key}.{role}.{dataset}")
+    for role in roles:
+        for dataset, replaced in sorted(rebuilt[role].items()):
+            if dataset not in model.datasets:
+                errors.append(f"{key}.{role}.{dataset}: the model is not trained for "
+                              f"{dataset!r} (its datasets: {', '.join(model.datasets)})")
+                continue
+            if dataset not in datasets:
+                continue  # named above
+            unknown = sorted(set(replaced) - set(datasets[dataset]))
+            if unknown:
+                errors.append(
+                    f"{key}.{role}.{dataset}: {', '.join(unknown)} not a setting of "
+                    f"datasets.{dataset} (its settings: {', '.join(sorted(datasets[dataset]))})"
+                )
     return errors
 
 
