@@ -141,7 +141,8 @@ def _query_document_tables(
     options = dict(tables["options"])
     built = {}
     for role in ROLES:
-        built[role], _ = build_dataset(scope, {**options, **replaced[role]}, download_folder)
+        settings = {**options, **(replaced[role] or {})}
+        built[role], _ = build_dataset(scope, settings, download_folder)
         log.info("%s of %s rebuilt with %s: %d queries, %d documents", role, scope,
                  replaced[role], built[role].queries.height, built[role].docs.height)
     training, validating = built["training_queries"], built["validation_queries"]

@@ -188,7 +188,9 @@ def _word_data_errors(model: FineTunedModel) -> list[str]:
     ]
 
 
-def _phrase_data_errors(model: FineTunedModel, datasets: list[str]) -> list[str]:
+def _phrase_data_errors(
+    model: FineTunedModel, datasets: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
     key = f"{model.config_key}.data"
     source = model.data.get("source")
     if source == WORD_IN_CONTEXT:
