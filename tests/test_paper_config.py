@@ -64,6 +64,10 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
         for dataset in model["datasets"]
     )
     fine_tuned_query_sets = sum(len(model["datasets"]) for model in fine_tuned.values())
+    # Re-ranking: each re-ranker trained once per dataset, re-ranking each first stage on the
+    # original documents, plain and injected; its runs evaluated like any other.
+    reranker_units = len(study.reranking_units())
+    reranked_runs = len([key for key in study.run_grid() if key.system.reranker is not None])
     # Approximate search: an `<encoder>+hnsw` system per encoder, an index per pool, the
     # efficiency job on each dataset's original documents, one overlap table per dataset.
     assert len(study.systems_of(DENSE_HNSW)) == len(encoders)
@@ -94,7 +98,12 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
         "hnsw_run": runs_per_system * len(encoders),
         "ann_efficiency": len(datasets) * len(encoders),
         "ann_overlap": len(datasets),
-        "evaluate_run": runs_per_system * (len(bm25) + 2 * len(encoders)) + fine_tuned_runs,
+        "reranker_pairs": reranker_units,
+        "train_reranker": reranker_units,
+        "rerank_queries": len(datasets) - 1,  # not Tatoeba: no re-ranker trains there
+        "rerank_run": reranked_runs,
+        "evaluate_run": runs_per_system * (len(bm25) + 2 * len(encoders)) + fine_tuned_runs
+        + reranked_runs,
         "summarise_metrics": 1,
         "report": 1,
         "all": 1,
@@ -119,19 +128,14 @@ def test_paper_config_names_the_papers_models_on_gpus(paper_plan: tuple[dict, st
     assert (hnsw["M"], hnsw["ef_construction"], hnsw["ef"]) == (16, 200, 50)
 
 
-def test_stages_not_built_are_announced_not_ignored(paper_plan: tuple[dict, str]) -> None:
+def test_every_stage_is_switched_on_and_notices_name_what_is_skipped(
+    paper_plan: tuple[dict, str],
+) -> None:
     _, output = paper_plan
-    assert "stages.reranking: configured but switched off (not built yet)" in output
-    for stage in ("translation", "ann_search", "fine_tuning"):
-        assert f"stages.{stage}: configured but switched off" not in output
+    for stage in ("translation", "ann_search", "fine_tuning", "reranking"):
         assert f"stages.{stage}: switched off" not in output
     for service in ("deepl", "libretranslate"):
         assert f"stages.translation.pilot.systems: {service} skipped" in output
-    # settings whose paper value is still missing are named, not silently defaulted
-    assert (
-        "stages.reranking: values still to be filled in: stages.reranking.base_model" in output
-    )
-    assert "stages.translation: values still" not in output
     assert "datasets clirmatrix, wikiclir: no reference English documents" in output
 
 
@@ -146,17 +150,30 @@ def test_paper_config_translates_with_nllb_on_gpus(paper_plan: tuple[dict, str])
     assert translate_blocks and all(re.search(r"\bgpu=1\b", b) for b in translate_blocks)
 
 
-def test_switching_on_a_stage_that_is_not_built_fails_clearly(tmp_path: Path) -> None:
-    config = yaml.safe_load(PAPER.read_text())
-    config["stages"]["reranking"]["enabled"] = True
-    path = tmp_path / "paper.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = dry_run(path, tmp_path)
-    assert result.returncode != 0
-    assert (
-        "stages.reranking.enabled: the reranking stage is not built yet"
-        in result.stdout + result.stderr
-    )
+def test_paper_reranking_plans_xlmr_base_and_nomic_with_easy_and_hard_negatives(
+    paper_plan: tuple[dict, str],
+) -> None:
+    """The paper's Table 6: XLM-R base and Nomic as cross-encoders on each dataset with easy
+    negatives, and with hard ones where the dataset has candidates (CLIRMatrix's graded
+    lists, mMARCO's BM25 ranking), re-ranking BM25 (and, beyond the paper, me5-large)."""
+    config, output = paper_plan
+    study = Study(validated_settings(config))
+    trained = {
+        (study.rerankers[name].model, study.rerankers[name].negatives, dataset)
+        for name, dataset in study.reranking_units()
+    }
+    for model in ("FacebookAI/xlm-roberta-base", "nomic-ai/nomic-embed-text-v2-moe"):
+        assert {(model, "easy", d) for d in ("clirmatrix", "mmarco", "wikiclir")} <= trained
+        assert {(model, "hard", d) for d in ("clirmatrix", "mmarco")} <= trained
+        assert (model, "hard", "wikiclir") not in trained
+    assert len(trained) == 10
+    sources = {r.hard_negatives_from for r in study.rerankers.values() if r.negatives == "hard"}
+    assert sources == {"judged-candidates", "bm25-whitespace"}
+    blocks = [b for b in output.split("\nrule ")[1:] if b.startswith(("train_reranker", "rerank_run"))]
+    assert blocks and all(re.search(r"\bgpu=1\b", block) for block in blocks)
+    systems = {key.system.name for key in study.run_grid() if key.system.reranker is not None}
+    assert "bm25-whitespace>xlmr-base-hard-judged+injected" in systems
+    assert "bm25-whitespace>xlmr-base-hard-judged" in systems  # the plain pipeline beside it
 
 
 def test_paper_fine_tuning_plans_two_models_at_three_levels_on_three_datasets(

@@ -139,3 +139,48 @@ def test_check_reports_a_stale_readme(
 
     assert tool.main(["--readme", str(readme), "--root", str(tmp_path)]) == 0
     assert tool.main(["--readme", str(readme), "--root", str(tmp_path), "--check"]) == 0
+
+
+def test_reranked_systems_get_their_own_table_on_the_reranked_queries(
+    tool: ModuleType, tmp_path: Path
+) -> None:
+    """A re-ranked system is scored on the re-ranked queries only: it stays out of the demo
+    table and sits beside its first stage, both on those queries, in demo-reranking."""
+    def per_query(values: dict[str, float]) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(q, "en", "de", metric, value) for q, value in values.items()
+             for metric in ("recall@10", "ndcg@100")],
+            schema=["query_id", "query_lang", "doc_lang", "metric", "value"], orient="row",
+        )  # fmt: skip
+
+    out = tmp_path / "results" / "demo"
+    metrics = out / "metrics" / "demo" / "original"
+    for folder, name, values in (
+        ("lexical", "bm25-icu", {"q1": 1.0, "q2": 0.0, "q3": 0.0}),
+        ("reranked", "bm25-icu>ce", {"q1": 1.0, "q2": 1.0}),
+        ("reranked", "bm25-icu>ce+injected", {"q1": 1.0, "q2": 0.0}),
+    ):
+        (metrics / folder).mkdir(parents=True, exist_ok=True)
+        per_query(values).write_parquet(metrics / folder / f"{name}.per_query.parquet")
+    (out / "reranking" / "queries").mkdir(parents=True)
+    pl.DataFrame({"query_id": ["q1", "q2"]}).write_parquet(out / "reranking/queries/demo.parquet")
+    table = tool.reranking_table(out / "reranking" / "queries" / "demo.parquet")
+    assert "2 re-ranked queries" in table
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| bm25")
+    ]
+    # The first stage on q1 and q2 only: 0.5, not its 0.333 over all three queries.
+    assert sorted(rows) == [
+        ["bm25-icu>ce", "injected", "0.500", "0.500", "0.500", "0.500"],
+        ["bm25-icu>ce", "plain", "0.500", "1.000", "0.500", "1.000"],
+    ]
+    summary = summary_table(
+        [("demo", "original", name, pairs([("en", "de", 0.5)], (0.5, 0.5, 0.5)))
+         for name in ("bm25-icu", "bm25-icu>ce")]
+    )  # fmt: skip
+    summary_path = tmp_path / "summary.csv"
+    summary.write_csv(summary_path)
+    demo = tool.Table("demo", "system", ("original",))(summary_path)
+    assert "bm25-icu>ce" not in demo and "| bm25-icu |" in demo

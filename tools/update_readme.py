@@ -7,6 +7,8 @@ and is replaced as a whole:
 - `xquad`, `tatoeba`: the XQuAD and Tatoeba tables, from results/xquad/metrics/summary.csv;
 - `demo-translation`: one language pair of the demo in every condition, from its summary.csv;
 - `demo-pilot`: the demo's MT pilot, from results/demo/translation_pilot/summary.csv;
+- `demo-reranking`: the demo's re-ranked systems beside their first stages on the same
+  queries (the report's Table 6), from the per-query metrics of both;
 - `paper-jobs`: the number of jobs `snakemake -n --configfile config/paper.yaml` plans.
 
 A block whose source file does not exist is left as it is (and the tool says so).
@@ -30,9 +32,11 @@ from pathlib import Path
 import polars as pl
 
 from clirbench.core.languages import script_of
-from clirbench.core.systems import ORIGINAL, REFERENCE_ENGLISH
+from clirbench.core.systems import ORIGINAL, REFERENCE_ENGLISH, RERANKED
 from clirbench.evaluate.metrics import ALL
 from clirbench.report.common import format_value, value_lookup
+from clirbench.report.reranking import TABLE_METRICS, macro_on_queries
+from clirbench.rerank.specs import INJECTED_SUFFIX, RERANK_SEPARATOR
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
@@ -57,7 +61,7 @@ class Table:
     cross_script: bool = False  # add the mean original R@100 over cross-script pairs
 
     def __call__(self, summary_path: Path) -> str:
-        summary = pl.read_csv(summary_path).filter(pl.col("dataset") == self.dataset)
+        summary = first_stages(pl.read_csv(summary_path)).filter(pl.col("dataset") == self.dataset)
         if summary.is_empty():
             raise ValueError(f"{summary_path}: no rows of dataset {self.dataset!r}")
         macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
@@ -93,7 +97,7 @@ class PairTable:
     metric: tuple[str, str] = METRICS[0]
 
     def __call__(self, summary_path: Path) -> str:
-        summary = pl.read_csv(summary_path).filter(
+        summary = first_stages(pl.read_csv(summary_path)).filter(
             (pl.col("dataset") == self.dataset)
             & (pl.col("query_lang") == self.query_lang)
             & (pl.col("doc_lang") == self.doc_lang)
@@ -109,6 +113,41 @@ class PairTable:
             cells = [format_value(values.get((c, system))) for c in self.conditions]
             lines.append(_row([system, *cells]))
         return "\n" + "\n".join(lines) + "\n"
+
+
+def first_stages(summary: pl.DataFrame) -> pl.DataFrame:
+    """summary.csv without re-ranked systems: they are scored on the re-ranked queries only
+    (a sample in the demo), so they have a table of their own (`reranking_table`)."""
+    return summary.filter(~pl.col("system").str.contains(RERANK_SEPARATOR, literal=True))
+
+
+def reranking_table(queries_path: Path) -> str:
+    """Each re-ranked system of the demo's original condition beside its first stage,
+    Recall@10 and nDCG@100 on the same (re-ranked) queries, as the report's Table 6."""
+    dataset = queries_path.stem
+    metrics = queries_path.parents[2] / "metrics" / dataset / ORIGINAL
+    queries = pl.read_parquet(queries_path)["query_id"]
+    labels = {"recall@10": "R@10", "ndcg@100": "nDCG@100"}
+    header = ["first stage > re-ranker", "pipeline"]
+    for metric in TABLE_METRICS:
+        header += [f"{labels[metric]} first stage", f"{labels[metric]} re-ranked"]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for path in sorted((metrics / RERANKED.name).glob("*.per_query.parquet")):
+        system = path.name.removesuffix(".per_query.parquet")
+        first_stage = system.split(RERANK_SEPARATOR)[0]
+        (first_path,) = [
+            p for p in metrics.glob(f"*/{first_stage}.per_query.parquet")
+            if p.parent.name != RERANKED.name
+        ]  # fmt: skip
+        first = macro_on_queries(pl.read_parquet(first_path), queries)
+        reranked = macro_on_queries(pl.read_parquet(path), queries)
+        cells = [system.removesuffix(INJECTED_SUFFIX),
+                 "injected" if system.endswith(INJECTED_SUFFIX) else "plain"]
+        for metric in TABLE_METRICS:
+            cells += [format_value(first.get(metric)), format_value(reranked.get(metric))]
+        lines.append(_row(cells))
+    count = f"{queries.len():,} re-ranked queries, the same in every row:"
+    return f"\n{count}\n\n" + "\n".join(lines) + "\n"
 
 
 PILOT_COLUMNS = (
@@ -191,6 +230,7 @@ TABLES: dict[str, Block] = {
         PairTable("demo", "en", "pt", (ORIGINAL, "mt-bergamot", REFERENCE_ENGLISH)),
     ),
     "demo-pilot": Block("results/demo/translation_pilot/summary.csv", pilot_table),
+    "demo-reranking": Block("results/demo/reranking/queries/demo.parquet", reranking_table),
     "xquad": Block(
         "results/xquad/metrics/summary.csv",
         Table("xquad", "XQuAD", (ORIGINAL, REFERENCE_ENGLISH)),

@@ -8,7 +8,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 
 from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
-from clirbench.core.systems import hnsw_system_name
+from clirbench.core.systems import RERANKED, RunKey, hnsw_system_name
 from clirbench.translate.rules import planned_chunks
 from clirbench.translate.startup import translation_setup
 
@@ -55,6 +55,7 @@ def get_planned_outputs():
         get_embed_outputs,
         get_ann_outputs,
         get_retrieve_outputs,
+        get_reranking_outputs,
         get_evaluate_outputs,
     )
     return [path for list_outputs in stages for path in list_outputs()] + [f"{OUT}/report.html"]
@@ -278,11 +279,11 @@ def get_fine_tuning_benchmarks():
 
 
 def get_model_folders():
-    """(model folder, its record) of every fine-tuned model: checked at start-up."""
-    return [
-        (f"{OUT}/fine_tuning/{model}/{scope}/model", f"{OUT}/fine_tuning/{model}/{scope}/training.json")
-        for model, scope in STUDY.training_units()
-    ]
+    """(model folder, its record) of every fine-tuned encoder and re-ranker: checked at
+    start-up."""
+    folders = [f"{OUT}/fine_tuning/{model}/{scope}" for model, scope in STUDY.training_units()]
+    folders += [f"{OUT}/reranking/{name}/{dataset}" for name, dataset in STUDY.reranking_units()]
+    return [(f"{folder}/model", f"{folder}/training.json") for folder in folders]
 
 
 def get_fine_tuning_records():
@@ -332,18 +333,20 @@ def get_fine_tuning_source_tables(wildcards):
 
 
 def get_fine_tuning_evaluated_tables(wildcards):
-    entries = []
-    for dataset in STUDY.fine_tuned[wildcards.model].datasets:
-        tables = dataset_tables(dataset, EVALUATED_TABLES)
-        entries.append(
-            {
-                "queries": tables["queries_evaluated"],
-                "qrels": tables["qrels"],
-                "docs": [tables["docs"], tables["docs_reference_english"]],
-                "relevance_threshold": SETTINGS.datasets[dataset].relevance_threshold,
-            }
-        )
-    return canonical_json(entries)
+    return canonical_json(
+        [evaluated_tables(dataset) for dataset in STUDY.fine_tuned[wildcards.model].datasets]
+    )
+
+
+def evaluated_tables(dataset):
+    """A dataset's evaluated queries, qrels and documents, for a leakage guard."""
+    tables = dataset_tables(dataset, EVALUATED_TABLES)
+    return {
+        "queries": tables["queries_evaluated"],
+        "qrels": tables["qrels"],
+        "docs": [tables["docs"], tables["docs_reference_english"]],
+        "relevance_threshold": SETTINGS.datasets[dataset].relevance_threshold,
+    }
 
 
 def get_fine_tuned_model_params(wildcards):
@@ -589,6 +592,167 @@ def get_bm25_params(wildcards):
     return canonical_json(SETTINGS.bm25[wildcards.system])
 
 
+# --- re-ranking ---------------------------------------------------------------
+
+
+def get_reranking_outputs():
+    """Every re-ranker's pairs, folder and record, and the injected-documents table of
+    every re-ranked run (the runs themselves are in the run grid)."""
+    trained = [
+        f"{OUT}/reranking/{name}/{dataset}/{file}"
+        for name, dataset in STUDY.reranking_units()
+        for file in ("pairs.parquet", "model", "training.json")
+    ]
+    return trained + get_injected_tables() + get_reranked_query_tables()
+
+
+def reranked_datasets():
+    return sorted({run.dataset for run in reranked_runs()})
+
+
+def get_reranked_query_tables():
+    return [f"{OUT}/reranking/queries/{dataset}.parquet" for dataset in reranked_datasets()]
+
+
+def get_evaluated_queries(wildcards):
+    """The queries a run is scored on: the evaluated queries, or for a re-ranked run those
+    re-ranked (all of them, unless stages.reranking.queries_per_language samples some)."""
+    if wildcards.kind == RERANKED.name:
+        return f"{OUT}/reranking/queries/{wildcards.dataset}.parquet"
+    return f"{OUT}/data/{wildcards.dataset}/queries_evaluated.parquet"
+
+
+def reranked_runs():
+    return [run for run in STUDY.run_grid() if run.system.reranker is not None]
+
+
+def get_injected_tables():
+    return [
+        f"{OUT}/reranking/injected/{run.dataset}/{run.condition}/{run.system.name}.parquet"
+        for run in reranked_runs()
+    ]
+
+
+def get_reranked_metric_files():
+    return [run.path(f"{OUT}/metrics", ".per_query.parquet") for run in reranked_runs()]
+
+
+def get_first_stage_metric_files():
+    """The first stage's per-query metrics of each re-ranked run, the report's Table 6."""
+    return [
+        RunKey(run.dataset, run.condition, STUDY.systems[run.system.first_stage]).path(
+            f"{OUT}/metrics", ".per_query.parquet"
+        )
+        for run in reranked_runs()
+    ]
+
+
+def get_reranked_query_files():
+    return [f"{OUT}/reranking/queries/{run.dataset}.parquet" for run in reranked_runs()]
+
+
+def get_reranking_report_params():
+    """The labels of each re-ranked run (in the order of the files above) and the stage's
+    settings the report states."""
+    labels = [
+        {
+            "dataset": run.dataset,
+            "condition": run.condition,
+            "system": run.system.name,
+            "first_stage": run.system.first_stage,
+            "reranker": run.system.reranker.name,
+            "negatives": run.system.reranker.negatives,
+            "injected": run.system.injected,
+        }
+        for run in reranked_runs()
+    ]
+    stage = SETTINGS.reranking
+    settings = {key: stage.get(key) for key in ("depth", "queries_per_language")}
+    return canonical_json({"labels": labels, "settings": settings})
+
+
+def get_reranking_records():
+    return [f"{OUT}/reranking/{name}/{dataset}/training.json" for name, dataset in STUDY.reranking_units()]
+
+
+def get_reranking_benchmarks():
+    trained = [
+        f"{OUT}/benchmarks/{rule}/{name}/{dataset}.tsv"
+        for name, dataset in STUDY.reranking_units()
+        for rule in ("reranker_pairs", "train_reranker")
+    ]
+    return trained + [f"{OUT}/benchmarks/rerank_queries/{d}.tsv" for d in reranked_datasets()]
+
+
+def get_reranker_pair_inputs(wildcards):
+    """The dataset's training queries, qrels and documents, and its evaluated tables (for
+    the leakage guard)."""
+    inputs = dataset_tables(wildcards.dataset, ("queries_train", "qrels", "docs"))
+    for name, path in dataset_tables(wildcards.dataset, EVALUATED_TABLES).items():
+        inputs[f"evaluated_{name}"] = path
+    return inputs
+
+
+def get_reranker_params(wildcards):
+    return canonical_json(STUDY.rerankers[wildcards.reranker].as_params())
+
+
+def get_reranking_training_params():
+    return canonical_json(dict(SETTINGS.reranking.get("training", {})))
+
+
+def get_reranker_source_tables(wildcards):
+    tables = dataset_tables(wildcards.dataset, ("queries_train", "qrels", "docs"))
+    dataset = SETTINGS.datasets[wildcards.dataset]
+    return canonical_json(
+        {**tables, "relevance_threshold": dataset.relevance_threshold, "options": dict(dataset.options)}
+    )
+
+
+def get_reranker_evaluated_tables(wildcards):
+    return canonical_json([evaluated_tables(wildcards.dataset)])
+
+
+def get_reranker_bm25_params(wildcards):
+    """The settings of the BM25 system that mines hard negatives (None for the others)."""
+    source = STUDY.rerankers[wildcards.reranker].hard_negatives_from
+    return canonical_json(SETTINGS.bm25.get(source) if source else None)
+
+
+def get_reranking_gpus():
+    device = SETTINGS.reranking.get("training", {}).get("device", "cpu")
+    return int(str(device).startswith("cuda"))
+
+
+def get_rerank_run_inputs(wildcards):
+    """The first stage's run on this condition, the texts it ranks, the qrels (for the
+    injected variant) and the trained re-ranker for this dataset."""
+    system = STUDY.systems[wildcards.system]
+    first = RunKey(wildcards.dataset, wildcards.condition, STUDY.systems[system.first_stage])
+    folder = f"{OUT}/reranking/{system.reranker.name}/{wildcards.dataset}"
+    return {
+        "run": first.path(f"{OUT}/runs", ".trec"),
+        "docs": get_condition_docs(wildcards),
+        "queries": f"{OUT}/reranking/queries/{wildcards.dataset}.parquet",
+        "qrels": f"{OUT}/data/{wildcards.dataset}/qrels.parquet",
+        "model": f"{folder}/model",
+        "record": f"{folder}/training.json",
+    }
+
+
+def get_rerank_params(wildcards):
+    system = STUDY.systems[wildcards.system]
+    training = SETTINGS.reranking["training"]
+    return canonical_json(
+        {
+            **system.settings,
+            "reranker": f"{system.reranker.name} ({wildcards.dataset})",
+            "max_length": training["max_length"],
+            "device": training["device"],
+        }
+    )
+
+
 # --- evaluate -----------------------------------------------------------------
 
 
@@ -635,6 +799,7 @@ def get_benchmark_files():
         get_embed_benchmarks,
         get_ann_benchmarks,
         get_retrieve_benchmarks,
+        get_reranking_benchmarks,
         get_evaluate_benchmarks,
     )
     return sorted(path for list_benchmarks in stages for path in list_benchmarks())

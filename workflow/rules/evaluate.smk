@@ -6,7 +6,7 @@ rule evaluate_run:
     input:
         run=f"{OUT}/runs/{{dataset}}/{{condition}}/{{kind}}/{{system}}.trec",
         qrels=f"{OUT}/data/{{dataset}}/qrels.parquet",
-        queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
+        queries=get_evaluated_queries,
         # Pairs are keyed by the original document language, in every condition.
         docs=f"{OUT}/data/{{dataset}}/docs.parquet",
     output:

@@ -11,6 +11,11 @@ rule report:
         ann_efficiency=get_ann_efficiency_files(),
         ann_overlap=get_ann_overlap_files(),
         fine_tuning=get_fine_tuning_records(),
+        reranking=get_reranking_records(),
+        reranked_metrics=get_reranked_metric_files(),
+        first_stage_metrics=get_first_stage_metric_files(),
+        reranked_queries=get_reranked_query_files(),
+        injected=get_injected_tables(),
     output:
         report(
             f"{OUT}/report.html",
@@ -20,6 +25,7 @@ rule report:
     params:
         metadata=get_report_metadata(),
         translation_labels=get_translation_labels(),
+        reranking=get_reranking_report_params(),
     log:
         f"{OUT}/logs/report.log",
     threads: 1

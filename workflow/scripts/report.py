@@ -28,4 +28,12 @@ report(
     ann_efficiency=[Path(path) for path in snakemake.input.ann_efficiency],
     ann_overlap=[Path(path) for path in snakemake.input.ann_overlap],
     fine_tuning=[Path(path) for path in snakemake.input.fine_tuning],
+    reranking={
+        "records": snakemake.input.reranking,
+        "metrics": snakemake.input.reranked_metrics,
+        "first_stage_metrics": snakemake.input.first_stage_metrics,
+        "queries": snakemake.input.reranked_queries,
+        "injected": snakemake.input.injected,
+        **load_settings(snakemake.params.reranking),
+    },
 )

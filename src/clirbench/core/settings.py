@@ -120,19 +120,28 @@ def user_cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clirbench"
 
 
+def _configured_or_user_cache(configured: str | None, name: str) -> Path:
+    return Path(configured).expanduser() if configured else user_cache_folder() / name
+
+
 def embedding_cache_folder(configured: str | None) -> Path:
     """The embedding cache: the `embedding_cache` key, else in the user's cache folder."""
-    return Path(configured).expanduser() if configured else user_cache_folder() / "embeddings"
+    return _configured_or_user_cache(configured, "embeddings")
 
 
 def translation_cache_folder(configured: str | None) -> Path:
     """The translation cache: the `translation_cache` key, else in the user's cache folder."""
-    return Path(configured).expanduser() if configured else user_cache_folder() / "translations"
+    return _configured_or_user_cache(configured, "translations")
 
 
 def index_cache_folder(configured: str | None) -> Path:
     """The approximate-search index store: the `index_cache` key, else in the user's cache."""
-    return Path(configured).expanduser() if configured else user_cache_folder() / "indexes"
+    return _configured_or_user_cache(configured, "indexes")
+
+
+def score_cache_folder(configured: str | None) -> Path:
+    """The re-rankers' score cache: the `score_cache` key, else in the user's cache folder."""
+    return _configured_or_user_cache(configured, "rerank-scores")
 
 
 @dataclass(frozen=True)
@@ -192,11 +201,14 @@ class StudySettings:
     def hash(self) -> str:
         return config_hash(self.config)
 
+    def _enabled_stage(self, name: str) -> Mapping[str, Any]:
+        stage = self.stages.get(name) or {}
+        return stage if stage.get("enabled") else {}
+
     @property
     def translation(self) -> Mapping[str, Any]:
         """`stages.translation`, or an empty mapping when the stage is switched off."""
-        stage = self.stages.get("translation") or {}
-        return stage if stage.get("enabled") else {}
+        return self._enabled_stage("translation")
 
     @property
     def translators(self) -> Mapping[str, Mapping[str, Any]]:
@@ -206,31 +218,23 @@ class StudySettings:
     @property
     def ann_search(self) -> Mapping[str, Any]:
         """`stages.ann_search`, or an empty mapping when the stage is switched off."""
-        stage = self.stages.get("ann_search") or {}
-        return stage if stage.get("enabled") else {}
+        return self._enabled_stage("ann_search")
 
     @property
     def fine_tuning(self) -> Mapping[str, Any]:
         """`stages.fine_tuning`, or an empty mapping when the stage is switched off."""
-        stage = self.stages.get("fine_tuning") or {}
-        return stage if stage.get("enabled") else {}
+        return self._enabled_stage("fine_tuning")
+
+    @property
+    def reranking(self) -> Mapping[str, Any]:
+        """`stages.reranking`, or an empty mapping when the stage is switched off."""
+        return self._enabled_stage("reranking")
 
     @property
     def pilot(self) -> Mapping[str, Any]:
         """`stages.translation.pilot`, or an empty mapping when it does not run."""
         pilot = self.translation.get("pilot") or {}
         return pilot if pilot.get("enabled") else {}
-
-
-def unset_keys(settings: Mapping[str, Any], prefix: str) -> list[str]:
-    """Dotted keys of `settings` whose value is null (known to be needed, value not known)."""
-    unset = []
-    for key, value in sorted(settings.items()):
-        if value is None:
-            unset.append(f"{prefix}.{key}")
-        elif isinstance(value, Mapping):
-            unset.extend(unset_keys(value, f"{prefix}.{key}"))
-    return unset
 
 
 def validated_settings(config: Mapping[str, Any]) -> StudySettings:

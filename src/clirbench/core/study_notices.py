@@ -1,32 +1,30 @@
 """What start-up says about a study's stages: notices, and errors that name their config key.
 
-Notices: stages configured but switched off or not built yet, settings still to be filled
-in, datasets without reference English. Errors: stage settings that name a translator,
-encoder, dataset or condition the study does not have, and stages switched on that are
-not built; the workflow prints them all at once, before any job runs.
+Notices: stages configured but switched off, datasets without reference English. Errors:
+stage settings that name a translator, encoder, system, dataset or condition the study
+does not have; the workflow prints them all at once, before any job runs.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from clirbench.core.settings import unset_keys
 from clirbench.core.systems import (
-    BUILT_STAGES,
     MACHINE_TRANSLATION_PREFIX,
     REFERENCE_ENGLISH,
     REFERENCE_SYSTEM,
     translator_of,
 )
 from clirbench.finetune.specs import fine_tuning_errors
+from clirbench.rerank.specs import reranking_errors
 
 if TYPE_CHECKING:
     from clirbench.core.systems import Study
 
 
 def study_notices(study: Study) -> tuple[list[str], list[str]]:
-    """(notices, errors) about stages configured but not built, translation settings
-    that name what is not there, and missing English."""
+    """(notices, errors) about stages switched off, stage settings that name what is not
+    there, and missing English."""
     notices: list[str] = []
     errors = translation_errors(study) + ann_search_errors(study)
     errors += fine_tuning_errors(
@@ -36,23 +34,17 @@ def study_notices(study: Study) -> tuple[list[str], list[str]]:
         reserved=set(study.settings.encoders) | set(study.settings.bm25),
         conditions=study.condition_names,
     )
+    errors += reranking_errors(
+        study.rerankers,
+        {name: system.kind.name for name, system in study.systems.items() if system.reranker is None},
+        lexical=set(study.settings.bm25),
+        datasets={name: study.settings.datasets[name].options for name in study.datasets},
+        conditions=study.condition_names,
+        chosen_conditions=study.settings.reranking.get("conditions"),
+    )
     for stage, stage_settings in study.settings.stages.items():
-        if stage in BUILT_STAGES:
-            if not stage_settings.get("enabled"):
-                notices.append(f"stages.{stage}: switched off; its settings are not used")
-            continue
-        if stage_settings.get("enabled"):
-            errors.append(
-                f"stages.{stage}.enabled: the {stage} stage is not built yet; set it to false"
-            )
-        else:
-            notices.append(
-                f"stages.{stage}: configured but switched off (not built yet); "
-                "its settings are recorded only"
-            )
-        unknown = unset_keys(stage_settings, f"stages.{stage}")
-        if unknown:
-            notices.append(f"stages.{stage}: values still to be filled in: {', '.join(unknown)}")
+        if not stage_settings.get("enabled"):
+            notices.append(f"stages.{stage}: switched off; its settings are not used")
     without = [
         name
         for name, dataset in study.settings.datasets.items()

@@ -6,11 +6,7 @@ derives from `Study`, built once from the validated settings. A new kind of syst
 approximate-search index, a fine-tuned encoder, a re-ranker) is a new `SystemKind` entry
 and the rule that writes its runs; nothing else changes.
 
-Conditions name the text of the documents searched: `original` (the multilingual pool as
-published), `reference-english` (English that ships with the dataset: mMARCO's and XQuAD's
-English originals, the CLDR cards' English card, a local collection's translated file) and
-`mt-<translator>` (every document machine translated into English by a translator of
-`stages.translation`, written by the translation stage).
+Conditions (`clirbench.core.conditions`) name the text of the documents searched.
 """
 
 from __future__ import annotations
@@ -26,56 +22,23 @@ from clirbench.finetune.specs import (
     fine_tuned_encoder_settings,
     fine_tuned_models,
 )
-
-ORIGINAL = "original"
-REFERENCE_ENGLISH = "reference-english"
-MACHINE_TRANSLATION_PREFIX = "mt-"
-
+from clirbench.core.conditions import (  # re-exported: the registry's vocabulary
+    MACHINE_TRANSLATION_PREFIX,
+    ORIGINAL,
+    ORIGINAL_CONDITION,
+    REFERENCE_ENGLISH,
+    REFERENCE_ENGLISH_CONDITION,
+    REFERENCE_SYSTEM,
+    Condition,
+    condition_sort_key,
+    machine_translation_condition,
+    translator_of,
+)
+from clirbench.rerank.specs import Reranker, reranked_system_name, rerankers
 
 def wildcard_regex(names: Iterable[str]) -> str:
     """A Snakemake wildcard constraint matching exactly `names` (nothing, if there are none)."""
     return "|".join(map(re.escape, names)) or "(?!)"
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A version of a dataset's documents, and the table that holds it."""
-
-    name: str
-    docs_table: str  # path below {output_root}, with a {dataset} placeholder
-
-    @property
-    def is_machine_translation(self) -> bool:
-        return self.name.startswith(MACHINE_TRANSLATION_PREFIX)
-
-
-ORIGINAL_CONDITION = Condition(ORIGINAL, "data/{dataset}/docs.parquet")
-REFERENCE_ENGLISH_CONDITION = Condition(
-    REFERENCE_ENGLISH, "data/{dataset}/docs_reference_english.parquet"
-)
-# The pilot's name for the dataset's own English, scored beside the translators.
-REFERENCE_SYSTEM = "reference"
-
-
-def machine_translation_condition(translator: str) -> Condition:
-    """`mt-<translator>`: the table the translation stage gathers for that translator."""
-    return Condition(
-        f"{MACHINE_TRANSLATION_PREFIX}{translator}",
-        f"translation/{{dataset}}/{translator}/docs.parquet",
-    )
-
-
-def translator_of(condition: str) -> str:
-    """'mt-nllb' -> 'nllb'."""
-    if not condition.startswith(MACHINE_TRANSLATION_PREFIX):
-        raise ValueError(f"{condition!r} is not a machine-translated condition")
-    return condition.removeprefix(MACHINE_TRANSLATION_PREFIX)
-
-
-def condition_sort_key(name: str) -> tuple[int, str]:
-    """original, then reference English, then machine translations by name."""
-    rank = {ORIGINAL: 0, REFERENCE_ENGLISH: 1}.get(name, 2)
-    return rank, name
 
 
 @dataclass(frozen=True)
@@ -90,11 +53,10 @@ class SystemKind:
 LEXICAL = SystemKind("lexical", rule="bm25_run", config_section="bm25")
 DENSE_EXACT = SystemKind("dense-exact", rule="dense_run", config_section="encoders")
 DENSE_HNSW = SystemKind("dense-hnsw", rule="hnsw_run", config_section="stages.ann_search")
+RERANKED = SystemKind("reranked", rule="rerank_run", config_section="stages.reranking")
 SYSTEM_KINDS: dict[str, SystemKind] = {
-    kind.name: kind for kind in (LEXICAL, DENSE_EXACT, DENSE_HNSW)
+    kind.name: kind for kind in (LEXICAL, DENSE_EXACT, DENSE_HNSW, RERANKED)
 }
-# Stages under `stages:` that are built; the others may only be listed, switched off.
-BUILT_STAGES = frozenset({"translation", "ann_search", "fine_tuning"})
 # An encoder's HNSW system is `<encoder>+hnsw`; "+" is in no configured name (schema).
 HNSW_SUFFIX = "+hnsw"
 
@@ -120,6 +82,11 @@ class System:
     datasets: tuple[str, ...] | None = None  # the datasets it runs on (None: every one)
     conditions: tuple[str, ...] | None = None  # the conditions it searches (None: every one)
     fine_tuned: FineTunedModel | None = None  # for a fine-tuned encoder, what it is
+    # For a re-ranked system: the re-ranker, the system whose runs it re-orders, and
+    # whether missing relevant documents are injected into the candidates (the paper's).
+    reranker: Reranker | None = None
+    first_stage: str | None = None
+    injected: bool = False
 
     def runs_on(self, dataset: str, condition: str | None = None) -> bool:
         return (self.datasets is None or dataset in self.datasets) and (
@@ -132,6 +99,12 @@ class System:
         for HNSW, the graph and search settings too; for a fine-tuned encoder, its base."""
         if self.kind is LEXICAL:
             return f"bm25s, {self.settings['analyzer']} analyzer"
+        if self.reranker is not None:
+            injected = "; relevant documents injected (the paper's)" if self.injected else ""
+            return (
+                f"{self.first_stage}'s top {self.settings['depth']} re-ranked by a cross-encoder "
+                f"from {self.reranker.model} ({self.reranker.negatives} negatives){injected}"
+            )
         backend = self.settings["backend"]
         model = self.settings.get("model") or BUNDLED_MODELS.get(backend, "")
         if self.fine_tuned is not None:
@@ -173,6 +146,7 @@ class Study:
     def __init__(self, settings: StudySettings) -> None:
         self.settings = settings
         self.fine_tuned = fine_tuned_models(settings.fine_tuning, sorted(settings.datasets))
+        self.rerankers = rerankers(settings.reranking, sorted(settings.datasets))
         self.systems = self._systems()
 
     def _systems(self) -> dict[str, System]:
@@ -183,6 +157,7 @@ class Study:
             System(name, DENSE_EXACT, entry, encoder=name)
             for name, entry in self.settings.encoders.items()
         ] + self._fine_tuned_systems() + self._hnsw_systems()
+        candidates += self._reranked_systems({system.name: system for system in candidates})
         for system in candidates:
             if system.name in systems and system.fine_tuned is not None:
                 continue  # named in the start-up errors (fine_tuning_errors)
@@ -212,6 +187,41 @@ class Study:
             for model in self.fine_tuned.values()
             if model.base in self.settings.encoders
         ]
+
+    def _reranked_systems(self, first_stages: Mapping[str, System]) -> list[System]:
+        """`<first stage>><re-ranker>` (and `...+injected` with `inject_relevant`) for each
+        re-ranker and first stage, on the datasets and conditions both have (a first stage
+        that is not a system is a start-up error)."""
+        stage = self.settings.reranking
+        chosen = stage.get("conditions")
+        systems = []
+        for reranker in self.rerankers.values():
+            for name in reranker.first_stages:
+                first = first_stages.get(name)
+                if first is None:
+                    continue
+                conditions = first.conditions if chosen is None else tuple(
+                    c for c in chosen if first.conditions is None or c in first.conditions
+                )
+                settings = {key: stage[key] for key in ("depth", "batch_size")}
+                for injected in (False, True) if stage["inject_relevant"] else (False,):
+                    systems.append(
+                        System(
+                            reranked_system_name(name, reranker.name, injected),
+                            RERANKED,
+                            {**settings, "inject": injected},
+                            datasets=tuple(d for d in reranker.datasets if first.runs_on(d)),
+                            conditions=conditions,
+                            reranker=reranker,
+                            first_stage=name,
+                            injected=injected,
+                        )
+                    )
+        return systems
+
+    def reranking_units(self) -> list[tuple[str, str]]:
+        """(re-ranker, dataset) of every re-ranker training job."""
+        return [(name, d) for name, reranker in self.rerankers.items() for d in reranker.datasets]
 
     def encoder_settings(self, encoder: str, dataset: str) -> dict[str, Any]:
         """The settings `encoder` embeds `dataset` with: its `encoders` entry, or for a

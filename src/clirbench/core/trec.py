@@ -79,7 +79,19 @@ def write_run(
             # shortest decimal keeps the order of the numbers it stands for.
             "score": scores[valid],
         }
-    ).select(
+    )
+    _write_run_lines(frame, path, system)
+
+
+def write_ranking(frame: pl.DataFrame, path: str | os.PathLike[str], system: str) -> None:
+    """Write a run whose rows (query_id, doc_id, score) are in ranking order per query, each
+    query's rows together: ranks are numbered from the row order (re-rankers' runs)."""
+    ranked = frame.with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("query_id"))
+    _write_run_lines(ranked, path, system)
+
+
+def _write_run_lines(frame: pl.DataFrame, path: str | os.PathLike[str], system: str) -> None:
+    lines = frame.select(
         "query_id",
         pl.lit("Q0", pl.String).alias("q0"),
         "doc_id",
@@ -88,7 +100,7 @@ def write_run(
         pl.lit(system, pl.String).alias("system"),
     )
     with atomic_open(path, "wb") as handle:
-        frame.write_csv(handle, include_header=False, separator=" ", quote_style="never")
+        lines.write_csv(handle, include_header=False, separator=" ", quote_style="never")
 
 
 def read_run(path: str | os.PathLike[str]) -> pl.DataFrame:

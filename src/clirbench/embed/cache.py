@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -57,6 +58,28 @@ def text_key(prompt: str, text: str) -> bytes:
     return hashlib.sha256(f"{prompt}\x00{text}".encode()).digest()[:KEY_BYTES]
 
 
+class CachedModel(Protocol):
+    """What the cache stores rows of: an `Encoder` (its vectors), or any model computing one
+    float32 row per text, bitwise the same in any of its batches (a cross-encoder's score
+    of a (query, document) pair, `clirbench.rerank.rerank.CrossEncoderScorer`)."""
+
+    fingerprint: str
+
+    @property
+    def config(self) -> Any:
+        """A dataclass describing the model, with its `name` (encoder.json)."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def prompt(self, kind: str) -> str: ...
+
+    def batches(self, texts: Sequence[str], kind: str) -> list[list[int]]: ...
+
+    def encode(self, texts: Sequence[str], kind: str) -> np.ndarray: ...
+
+
 class EmbeddingCache(ShardIndex):
     """Vectors of `encoder`, stored under ``root / encoder.fingerprint``."""
 
@@ -66,7 +89,7 @@ class EmbeddingCache(ShardIndex):
     def __init__(
         self,
         root: str | Path,
-        encoder: Encoder,
+        encoder: Encoder | CachedModel,
         checkpoint_texts: int = CHECKPOINT_TEXTS,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
     ) -> None:

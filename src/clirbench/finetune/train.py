@@ -30,13 +30,16 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from clirbench.core.atomic import atomic_open
 from clirbench.embed.encoders import EncoderConfig, prompt_of
 from clirbench.embed.model_identity import model_identity
+
+if TYPE_CHECKING:  # the re-rankers' trainer imports this module
+    from clirbench.rerank.train import RerankTrainingSettings
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +194,7 @@ def train_encoder(
         **training_curve(trainer.state.log_history, trainer.state.best_model_checkpoint),
         "selected_by": selected_by,
     }
-    _save_model(trainer.model, record, out)
+    save_model_folder(trainer.model, record, out)
     shutil.rmtree(work, ignore_errors=True)  # only the best epoch is kept: the output
     return record
 
@@ -210,9 +213,15 @@ def contrastive_loss(model: Any, level: str, temperature: float) -> Any:
     return MultipleNegativesRankingLoss(model, scale=1.0 / temperature)
 
 
-def trainer_options(settings: TrainingSettings, work: Path, metric: str) -> dict[str, Any]:
+def trainer_options(
+    settings: TrainingSettings | RerankTrainingSettings,
+    work: Path,
+    metric: str,
+    greater_is_better: bool = True,
+) -> dict[str, Any]:
     """The trainer's arguments from the settings: the paper's recipe, evaluated and saved
-    after every epoch, the best epoch (by `metric`) loaded at the end; fp16 on CUDA."""
+    after every epoch, the best epoch (by `metric`) loaded at the end; fp16 on CUDA. The
+    re-rankers' trainer (`clirbench.rerank.train`) takes the same arguments."""
     return {
         "output_dir": str(work),
         "num_train_epochs": settings.max_epochs,
@@ -230,7 +239,7 @@ def trainer_options(settings: TrainingSettings, work: Path, metric: str) -> dict
         "logging_strategy": "epoch",
         "load_best_model_at_end": True,
         "metric_for_best_model": f"eval_{metric}",
-        "greater_is_better": True,
+        "greater_is_better": greater_is_better,
         "seed": settings.seed,
         "data_seed": settings.seed,
         "fp16": settings.device.startswith("cuda"),
@@ -274,15 +283,18 @@ def training_curve(history: list[dict[str, Any]], best_checkpoint: str | None) -
     return {"epochs": [epochs[key] for key in sorted(epochs)], "chosen_epoch": chosen}
 
 
-def _save_model(model: Any, record: Mapping[str, Any], out: Path) -> None:
-    """The model folder and its record under a temporary name, renamed onto `out`."""
+def save_model_folder(
+    model: Any, record: Mapping[str, Any], out: Path, record_name: str = RECORD_NAME
+) -> None:
+    """The model folder and its record (`record_name` in it) under a temporary name,
+    renamed onto `out`."""
     import json
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     model.save(str(staging), create_model_card=False)
-    with atomic_open(staging / RECORD_NAME, record=False) as handle:
+    with atomic_open(staging / record_name, record=False) as handle:
         json.dump(record, handle, indent=1, sort_keys=True, ensure_ascii=False)
         handle.write("\n")
     if out.exists():

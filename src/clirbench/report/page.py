@@ -25,6 +25,7 @@ from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
 from clirbench.report.fine_tuning import fine_tuning_section
+from clirbench.report.reranking import reranking_section
 from clirbench.report.heatmaps import heatmaps
 from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
 from clirbench.report.run_metadata import run_metadata
@@ -50,6 +51,7 @@ def build_report(
     ann_efficiency: Sequence[Mapping[str, Any]] = (),
     ann_overlap: pl.DataFrame | None = None,
     fine_tuning: Sequence[Mapping[str, Any]] = (),
+    reranking: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
 
@@ -65,6 +67,7 @@ def build_report(
         pilot_summary=pilot_summary, pilot_documents=pilot_documents,
         translation_summaries=translation_summaries, translation=translation,
         ann_efficiency=ann_efficiency, ann_overlap=ann_overlap, fine_tuning=fine_tuning,
+        reranking=reranking,
     )  # fmt: skip
     write_text(page, out_path)
 
@@ -83,6 +86,7 @@ def render_report(
     ann_efficiency: Sequence[Mapping[str, Any]] = (),
     ann_overlap: pl.DataFrame | None = None,
     fine_tuning: Sequence[Mapping[str, Any]] = (),
+    reranking: Mapping[str, Any] | None = None,
 ) -> str:
     """The page's HTML (what `build_report` writes).
 
@@ -95,7 +99,8 @@ def render_report(
     contents, `approximate_search.read_ann_efficiency`) or `ann_overlap` (the stacked
     overlap tables, `approximate_search.read_ann_overlap`), or both. The fine-tuning
     section appears with `fine_tuning` (the training records, one per trained model and
-    scope, `fine_tuning.read_training_record`).
+    scope, `fine_tuning.read_training_record`). The re-ranking section appears with
+    `reranking` (records, runs and settings, see `reranking.reranking_section`).
     """
     if pilot_documents is not None and pilot_summary is None:
         raise ValueError("the pilot's documents were given without the pilot summary")
@@ -125,6 +130,7 @@ def render_report(
         "reference_label": REFERENCE_LABEL,
         "approximate": approximate_search(ann_efficiency, ann_overlap, summary),
         "fine_tuning": fine_tuning_section(fine_tuning, summary),
+        "reranking": reranking_section(**reranking) if reranking else None,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 

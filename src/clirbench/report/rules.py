@@ -45,6 +45,7 @@ def report(
     ann_efficiency: list[Path] | None = None,
     ann_overlap: list[Path] | None = None,
     fine_tuning: list[Path] | None = None,
+    reranking: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the report page to `out`.
 
@@ -64,7 +65,10 @@ def report(
     dataset and encoder) and `ann_overlap` (one overlap parquet per dataset).
 
     The fine-tuning stage's records (`fine_tuning`, one training.json per trained model and
-    scope) add the fine-tuning section.
+    scope) add the fine-tuning section; the re-ranking stage's (`reranking`: `records`, one
+    training.json per re-ranker and dataset; `labels`, one mapping per re-ranked run, and
+    aligned with them the lists of files `RERANKED_RUN_FILES`; `settings`, the stage's
+    depth and queries_per_language) the re-ranking section.
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
@@ -90,7 +94,28 @@ def report(
             read_ann_overlap([Path(path) for path in ann_overlap]) if ann_overlap else None
         ),
         fine_tuning=[read_training_record(Path(path)) for path in fine_tuning or []],
+        reranking=_reranking_inputs(reranking) if reranking and reranking["records"] else None,
     )
+
+
+RERANKED_RUN_FILES = ("metrics", "first_stage_metrics", "queries", "injected")
+
+
+def _reranking_inputs(reranking: Mapping[str, Any]) -> dict[str, Any]:
+    """`reranking_section`'s arguments: the records read, each run's labels with its files."""
+    labels = list(reranking["labels"])
+    files = {name: list(reranking[name]) for name in RERANKED_RUN_FILES}
+    for name, paths in files.items():
+        if len(paths) != len(labels):
+            raise ValueError(f"{len(paths)} {name} files for {len(labels)} re-ranked runs")
+    return {
+        "records": [read_training_record(Path(path)) for path in reranking["records"]],
+        "runs": [
+            {**label, **{name: Path(files[name][i]) for name in RERANKED_RUN_FILES}}
+            for i, label in enumerate(labels)
+        ],
+        "settings": dict(reranking["settings"]),
+    }
 
 
 def read_summary(path: Path) -> pl.DataFrame:
