@@ -234,6 +234,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for first_stage in ("bm25-icu", "me5-small"):
         for suffix in ("", "+injected"):
             assert f"runs/cards/original/reranked/{first_stage}>minilm-ce{suffix}.trec" in outputs
+            assert f"metrics/cards/original/reranked/{first_stage}>minilm-ce{suffix}.pairs.parquet" in outputs
+    page = (study.out / "report.html").read_text()
+    assert 'id="reranking-table"' in page  # Table 6, injected rows labelled
+    assert 'data-system="me5-small&gt;minilm-ce+injected" data-dataset="cards" class="injected"' in page
     assert not any("/checkpoints/" in name for name in outputs)
     return outputs
 
