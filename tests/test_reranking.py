@@ -401,3 +401,62 @@ def test_trec_scores_of_a_reranked_run_are_strictly_decreasing(tmp_path: Path):
     assert json.dumps(read_run(tmp_path / "r.trec")["doc_id"].to_list()) == json.dumps(
         ["e1", "d2", "d1", "d3", "d4"]
     )
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def test_report_table_sets_each_reranked_run_beside_its_first_stage_on_the_same_queries(
+    tmp_path: Path,
+):
+    from clirbench.report.reranking import reranking_section
+    from clirbench.report.rules import _reranking_inputs
+
+    def per_query(values: dict[str, float]) -> Path:
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.parquet"
+        pl.DataFrame(
+            [(q, "en", "de", m, v) for q, v in values.items() for m in ("recall@10", "ndcg@100")],
+            schema=["query_id", "query_lang", "doc_lang", "metric", "value"], orient="row",
+        ).write_parquet(path)  # fmt: skip
+        return path
+
+    queries = tmp_path / "queries.parquet"
+    pl.DataFrame({"query_id": ["q1", "q2"]}).write_parquet(queries)
+    first = per_query({"q1": 0.0, "q2": 1.0, "q3": 1.0})
+    plain, injected = per_query({"q1": 0.0, "q2": 1.0}), per_query({"q1": 1.0, "q2": 1.0})
+    none, one = tmp_path / "none.parquet", tmp_path / "one.parquet"
+    pl.DataFrame(schema=INJECTED_SCHEMA).write_parquet(none)
+    pl.DataFrame([("q1", "d9", "d4")], schema=INJECTED_SCHEMA, orient="row").write_parquet(one)
+    record = tmp_path / "training.json"
+    record.write_text(json.dumps({
+        "name": "ce", "dataset": "toy", "scope": "toy", "base": {"model": "m"},
+        "negatives": "hard", "hard_negatives_from": "bm25", "negatives_per_positive": 3,
+        "train_pairs": 90, "validation_pairs": 10, "chosen_epoch": 1,
+        "selected_by": "validation_loss", "settings": training_settings(),
+        "epochs": [{"epoch": 1, "train_loss": 0.6, "validation_loss": 0.5},
+                   {"epoch": 2, "train_loss": 0.4, "validation_loss": 0.7}],
+    }))  # fmt: skip
+    labels = [
+        {"dataset": "toy", "condition": "original", "system": name, "first_stage": "bm25",
+         "reranker": "ce", "negatives": "hard", "injected": name.endswith("+injected")}
+        for name in ("bm25>ce", "bm25>ce+injected")
+    ]  # fmt: skip
+    section = reranking_section(
+        **_reranking_inputs(
+            {"records": [record], "labels": labels, "metrics": [plain, injected],
+             "first_stage_metrics": [first, first], "queries": [queries, queries],
+             "injected_table": [none, one],
+             "settings": {"depth": 100, "queries_per_language": None}}
+        )
+    )  # fmt: skip
+    plain_row, injected_row = section["rows"]
+    assert (plain_row["injected"], injected_row["injected"]) == (False, True)
+    assert (plain_row["injected_documents"], injected_row["injected_documents"]) == (0, 1)
+    # The first stage on q1 and q2 only (0.5), not on q3 as well.
+    assert plain_row["cells"][0] == {"metric": "recall@10", "first": "0.500", "reranked": "0.500",
+                                     "delta": "+0.000"}  # fmt: skip
+    assert injected_row["cells"][0]["reranked"] == "1.000"
+    assert [c["chosen"] for c in section["curves"]] == [True, False]
+
+
+INJECTED_SCHEMA = {"query_id": pl.String, "doc_id": pl.String, "replaced_doc_id": pl.String}

@@ -33,7 +33,7 @@ report(
         "metrics": snakemake.input.reranked_metrics,
         "first_stage_metrics": snakemake.input.first_stage_metrics,
         "queries": snakemake.input.reranked_queries,
-        "injected": snakemake.input.injected,
+        "injected_table": snakemake.input.injected,
         **load_settings(snakemake.params.reranking),
     },
 )

@@ -42,7 +42,7 @@ def reranking_section(
 
     `runs`: per re-ranked run, its labels (dataset, condition, system, first_stage,
     reranker, negatives, injected) and the paths `metrics`, `first_stage_metrics`,
-    `queries` (the re-ranked queries) and `injected` (the injected documents' table).
+    `queries` (the re-ranked queries) and `injected_table` (the injected documents).
     `settings`: the stage's depth and queries_per_language.
     """
     if not records:
@@ -52,7 +52,7 @@ def reranking_section(
         queries = read_parquet(Path(run["queries"]), columns=["query_id"])["query_id"]
         reranked = macro_on_queries(read_parquet(Path(run["metrics"])), queries)
         first = macro_on_queries(read_parquet(Path(run["first_stage_metrics"])), queries)
-        injected = read_parquet(Path(run["injected"]))
+        injected = read_parquet(Path(run["injected_table"]))
         rows.append(
             {
                 **{key: run[key] for key in ("dataset", "condition", "system", "first_stage",

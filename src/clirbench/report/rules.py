@@ -98,7 +98,7 @@ def report(
     )
 
 
-RERANKED_RUN_FILES = ("metrics", "first_stage_metrics", "queries", "injected")
+RERANKED_RUN_FILES = ("metrics", "first_stage_metrics", "queries", "injected_table")
 
 
 def _reranking_inputs(reranking: Mapping[str, Any]) -> dict[str, Any]:
