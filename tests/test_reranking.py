@@ -460,3 +460,68 @@ def test_report_table_sets_each_reranked_run_beside_its_first_stage_on_the_same_
 
 
 INJECTED_SCHEMA = {"query_id": pl.String, "doc_id": pl.String, "replaced_doc_id": pl.String}
+
+
+@pytest.mark.slow
+def test_an_xlm_roberta_base_trains_and_scores_through_the_same_code(tmp_path: Path):
+    """The paper's XLM-R path (`FacebookAI/xlm-roberta-base` cannot be downloaded here): a
+    tiny random XLM-RoBERTa with its own tokenizer, in a folder, given a one-score head,
+    trained and then scoring pairs, bitwise the same in any batch."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import trainers
+    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+
+    from clirbench.rerank.rerank import CrossEncoderScorer, ScorerConfig, pair_text
+    from clirbench.rerank.train import RerankTrainingSettings, train_reranker
+
+    queries, _, docs = pool()
+    texts = queries["text"].to_list() + docs["text"].to_list()
+    unigram = Tokenizer(models.Unigram())
+    unigram.normalizer = normalizers.NFKC()
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
+    unigram.decoder = decoders.Metaspace()
+    unigram.train_from_iterator(
+        texts * 4,
+        trainers.UnigramTrainer(vocab_size=120, unk_token="<unk>",
+                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]),
+    )  # fmt: skip
+    unigram.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 2)],
+    )
+    base = tmp_path / "xlmr"
+    tokenizer = XLMRobertaTokenizerFast(
+        tokenizer_object=unigram, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+        cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        model_max_length=64,
+    )  # fmt: skip
+    tokenizer.save_pretrained(base)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=70, type_vocab_size=1,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )  # fmt: skip
+    XLMRobertaModel(config).save_pretrained(base)
+    settings = RerankTrainingSettings.from_config(
+        training_settings(max_length=48, batch_size=8, max_epochs=1)
+    )
+    entry = {**reranker_entry(), "model": str(base)}
+    out = tmp_path / "ce" / "model"
+    record = train_reranker(entry, "toy", settings, toy_pairs(), out, tmp_path / "ce" / "work", 2)
+    assert record["base"]["identity"]["files"]  # a folder: its content hashes
+    assert json.loads((out / "config.json").read_text())["architectures"] == [
+        "XLMRobertaForSequenceClassification"
+    ]
+    scorer = CrossEncoderScorer(
+        ScorerConfig(name="ce", folder=str(out), batch_size=4, device="cpu",
+                     trust_remote_code=False),
+        "fingerprint", 48, 2,
+    )  # fmt: skip
+    pairs = [pair_text(q, d) for q in queries["text"] for d in docs["text"][:4]]
+    batches = scorer.batches(pairs, "pair")
+    together = np.concatenate([scorer.encode([pairs[i] for i in b], "pair") for b in batches])
+    order = [i for b in batches for i in b]
+    alone = np.concatenate([scorer.encode([p], "pair") for p in pairs])
+    assert np.array_equal(together[np.argsort(order)], alone)

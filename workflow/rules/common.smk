@@ -749,6 +749,7 @@ def get_rerank_params(wildcards):
             "reranker": f"{system.reranker.name} ({wildcards.dataset})",
             "max_length": training["max_length"],
             "device": training["device"],
+            "trust_remote_code": system.reranker.trust_remote_code,
         }
     )
 

@@ -44,6 +44,7 @@ class ScorerConfig:
     folder: str
     batch_size: int
     device: str
+    trust_remote_code: bool  # a base with its own modelling code (Nomic) keeps needing it
 
 
 class CrossEncoderScorer:
@@ -74,7 +75,10 @@ class CrossEncoderScorer:
 
             torch.set_num_threads(self.threads)
             self._model = CrossEncoder(
-                self.config.folder, max_length=self.max_length, device=self.config.device
+                self.config.folder,
+                max_length=self.max_length,
+                device=self.config.device,
+                trust_remote_code=self.config.trust_remote_code,
             )
         return self._model
 

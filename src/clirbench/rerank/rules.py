@@ -187,8 +187,8 @@ def rerank_run(
     """Re-rank one first-stage run; write the re-ranked run and the table of injected
     documents (empty without injection).
 
-    `settings`: depth, batch_size, inject (this system's variant), max_length, device and
-    the re-ranker's name (for the score cache's description).
+    `settings`: depth, batch_size, inject (this system's variant), max_length, device,
+    trust_remote_code and the re-ranker's name (for the score cache's description).
     """
     from clirbench.core.intermediate import check_folder
     from clirbench.embed.cache import EmbeddingCache
@@ -229,6 +229,7 @@ def rerank_run(
             folder=str(model_folder),
             batch_size=int(settings["batch_size"]),
             device=str(settings["device"]),
+            trust_remote_code=bool(settings.get("trust_remote_code", False)),
         ),
         scorer_fingerprint(record_path),
         int(settings["max_length"]),
