@@ -144,8 +144,9 @@ def inject_relevant(
     for (query,), group in top.sort("query_id", "rank").group_by("query_id", maintain_order=True):
         docs = group["doc_id"].to_list()
         wanted = relevant_by_query.get(str(query), [])
-        missing = [doc for doc in wanted if doc not in set(docs)]
-        replaceable = [i for i in range(len(docs) - 1, -1, -1) if docs[i] not in set(wanted)]
+        present, relevant_docs = set(docs), set(wanted)
+        missing = [doc for doc in wanted if doc not in present]
+        replaceable = [i for i in range(len(docs) - 1, -1, -1) if docs[i] not in relevant_docs]
         for doc in missing:
             if len(docs) < depth:
                 docs.append(doc)
