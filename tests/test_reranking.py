@@ -5,6 +5,7 @@ the score cache, the systems it adds and the start-up errors."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import json
 from pathlib import Path
 
@@ -276,17 +277,18 @@ def test_scores_are_cached_so_a_new_first_stage_scores_only_new_pairs(tmp_path: 
     queries, qrels, docs = pool()
     for name, table in (("queries", queries), ("qrels", qrels), ("docs", docs)):
         table.write_parquet(tmp_path / f"{name}.parquet")
-    settings = {"depth": 4, "batch_size": 32, "inject": False, "max_length": 32,
-                "device": "cpu", "reranker": "ce (toy)"}  # fmt: skip
+    settings = {"depth": 4, "batch_size": 32, "inject": False, "injected_twin": False,
+                "max_length": 32, "device": "cpu", "reranker": "ce (toy)"}  # fmt: skip
 
-    def rerank(run_rows, name, inject=False):
+    def rerank(run_rows, name, inject=False, twin=False):
         (tmp_path / f"{name}.first.trec").write_text(
             "".join(f"{q} Q0 {d} {r} {10 - r} first\n" for q, d, r in run_rows)
         )
         rerank_run(
             name, tmp_path / f"{name}.first.trec", tmp_path / "docs.parquet",
             tmp_path / "queries.parquet", tmp_path / "qrels.parquet", 2, model, record_path,
-            {**settings, "inject": inject}, tmp_path / "scores", tmp_path / f"{name}.trec",
+            {**settings, "inject": inject, "injected_twin": twin}, tmp_path / "scores",
+            tmp_path / f"{name}.trec",
             tmp_path / f"{name}.injected.parquet", 2,
         )  # fmt: skip
         return read_run(tmp_path / f"{name}.trec")
@@ -295,7 +297,6 @@ def test_scores_are_cached_so_a_new_first_stage_scores_only_new_pairs(tmp_path: 
     assert first["doc_id"].to_list()[4] == "d4"  # below the depth: the first stage's order
     assert sorted(first["doc_id"].to_list()[:4]) == ["d0", "d1", "d2", "d3"]
     log = tmp_path / "log.txt"
-    import logging
 
     handler = logging.FileHandler(log)
     logging.getLogger("clirbench").addHandler(handler)
@@ -305,7 +306,17 @@ def test_scores_are_cached_so_a_new_first_stage_scores_only_new_pairs(tmp_path: 
     finally:
         logging.getLogger("clirbench").removeHandler(handler)
     assert "4 pairs: 2 scored before, 2 scored now" in log.read_text()
-    injected = rerank([("q3", f"d{i}", i + 1) for i in range(5)], "inj", inject=True)
+    # The plain variant also scores what its injected twin will need: the twin scores none.
+    q3_run = [("q3", f"d{i}", i + 1) for i in range(5)]
+    plain = rerank(q3_run, "plain", twin=True)
+    assert "d9" not in set(plain["doc_id"])  # scored, not ranked
+    handler = logging.FileHandler(log, mode="w")
+    logging.getLogger("clirbench").addHandler(handler)
+    try:
+        injected = rerank(q3_run, "inj", inject=True, twin=True)
+    finally:
+        logging.getLogger("clirbench").removeHandler(handler)
+    assert "scored before, 0 scored now" in log.read_text()
     assert {"d3", "d9"} <= set(injected.filter(pl.col("query_id") == "q3")["doc_id"][:4])
     table = pl.read_parquet(tmp_path / "inj.injected.parquet")
     # d3 was among q3's candidates already; q1 and q2, which the first stage returned

@@ -750,6 +750,7 @@ def get_rerank_params(wildcards):
             "max_length": training["max_length"],
             "device": training["device"],
             "trust_remote_code": system.reranker.trust_remote_code,
+            "injected_twin": bool(SETTINGS.reranking["inject_relevant"]),
         }
     )
 

@@ -87,7 +87,9 @@ rule rerank_run:
         f"{OUT}/logs/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.log",
     benchmark:
         f"{OUT}/benchmarks/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.tsv"
-    threads: get_all_cores
+    # One thread: most of a small job is loading torch and the model, and two jobs side
+    # by side use the cores better than one job's threads on batches of a few pairs.
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=240,

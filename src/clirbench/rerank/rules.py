@@ -187,8 +187,9 @@ def rerank_run(
     """Re-rank one first-stage run; write the re-ranked run and the table of injected
     documents (empty without injection).
 
-    `settings`: depth, batch_size, inject (this system's variant), max_length, device,
-    trust_remote_code and the re-ranker's name (for the score cache's description).
+    `settings`: depth, batch_size, inject (this system's variant), injected_twin (whether
+    the other variant runs too), max_length, device, trust_remote_code and the re-ranker's
+    name (for the score cache's description).
     """
     from clirbench.core.intermediate import check_folder
     from clirbench.embed.cache import EmbeddingCache
@@ -208,16 +209,24 @@ def rerank_run(
     run = read_run(run_path)
     queries = read_parquet(queries_path, columns=["query_id", "text"])
     run = run.join(queries.select("query_id"), on="query_id", how="semi")
-    top = candidates(run, depth)
+    plain = candidates(run, depth)
+    top, scored = plain, plain
     injected = pl.DataFrame(schema={"query_id": pl.String, "doc_id": pl.String,
                                     "replaced_doc_id": pl.String})
-    if settings["inject"]:
+    if settings["inject"] or settings["injected_twin"]:
         relevant = relevant_pairs(queries, read_parquet(qrels_path), relevance_threshold)
-        top, injected = inject_relevant(top, relevant, depth)
-        log.info("injected %d relevant documents the first stage missed (%d queries)",
-                 injected.height, injected["query_id"].n_unique())
+        with_relevant, injected = inject_relevant(plain, relevant, depth)
+        # Both variants score the union of their candidates, so whichever runs second
+        # finds every score cached and loads no model; each ranks only its own.
+        scored = pl.concat([plain, with_relevant]).unique(["query_id", "doc_id"], keep="first")
+        if settings["inject"]:
+            top = with_relevant
+            log.info("injected %d relevant documents the first stage missed (%d queries)",
+                     injected.height, injected["query_id"].n_unique())
+        else:
+            injected = injected.clear()
     docs = read_parquet(docs_path, columns=["doc_id", "text"])
-    texts = top.join(queries.rename({"text": "query"}), on="query_id", how="left").join(
+    texts = scored.join(queries.rename({"text": "query"}), on="query_id", how="left").join(
         docs.rename({"text": "document"}), on="doc_id", how="left"
     )
     if texts["document"].null_count():
@@ -239,7 +248,9 @@ def rerank_run(
     pairs = [pair_text(q, d) for q, d in texts.select("query", "document").iter_rows()]
     scores = cache.encode(pairs, PAIR_KIND)[:, 0]
     log.info("%d pairs: %d scored before, %d scored now", len(pairs), cache.hits, cache.encoded)
-    ranking = reranked_order(run, top, scores, depth)
+    score_of = scored.select("query_id", "doc_id").with_columns(score=pl.Series(scores))
+    top = top.join(score_of, on=["query_id", "doc_id"], how="left", maintain_order="left")
+    ranking = reranked_order(run, top.drop("score"), top["score"].to_numpy(), depth)
     write_parquet(injected, injected_out)
     write_ranking(ranking, out, system)
 
