@@ -182,9 +182,11 @@ def reranked_order(
     lowest = scored.group_by("query_id").agg(floor=pl.col("score").min())
     tail = (
         run.sort("query_id", "rank")
-        .filter(pl.int_range(pl.len()).over("query_id") >= depth)
-        .join(top, on=["query_id", "doc_id"], how="anti")
+        .with_columns(position=pl.int_range(pl.len()).over("query_id"))
+        .filter(pl.col("position") >= depth)
+        .join(top.select("query_id", "doc_id"), on=["query_id", "doc_id"], how="anti")
         .join(lowest, on="query_id", how="left")
+        .sort("query_id", "position")  # the joins need not keep the run's order
         .with_columns(
             score=pl.col("floor").fill_null(0.0) - 1.0 - pl.int_range(pl.len()).over("query_id")
         )

@@ -248,7 +248,8 @@ def rerank_run(
     pairs = [pair_text(q, d) for q, d in texts.select("query", "document").iter_rows()]
     scores = cache.encode(pairs, PAIR_KIND)[:, 0]
     log.info("%d pairs: %d scored before, %d scored now", len(pairs), cache.hits, cache.encoded)
-    score_of = scored.select("query_id", "doc_id").with_columns(score=pl.Series(scores))
+    # The scores are in the order of `texts` (a join need not keep `scored`'s).
+    score_of = texts.select("query_id", "doc_id").with_columns(score=pl.Series(scores))
     top = top.join(score_of, on=["query_id", "doc_id"], how="left", maintain_order="left")
     ranking = reranked_order(run, top.drop("score"), top["score"].to_numpy(), depth)
     write_parquet(injected, injected_out)
