@@ -87,9 +87,9 @@ rule rerank_run:
         f"{OUT}/logs/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.log",
     benchmark:
         f"{OUT}/benchmarks/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.tsv"
-    # One thread: most of a small job is loading torch and the model, and two jobs side
-    # by side use the cores better than one job's threads on batches of a few pairs.
-    threads: 1
+    # Every core, so the two variants of a (first stage, re-ranker) run one after the
+    # other and the second finds the first's scores cached (run side by side, both score).
+    threads: get_all_cores
     resources:
         mem_mb=8000,
         runtime=240,
