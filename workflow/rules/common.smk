@@ -9,6 +9,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
 from clirbench.core.systems import RERANKED, RunKey, hnsw_system_name
+from clirbench.rerank.specs import reranked_system_name
 from clirbench.translate.rules import planned_chunks
 from clirbench.translate.startup import translation_setup
 
@@ -104,9 +105,17 @@ def get_condition_docs(wildcards):
 
 
 def get_all_cores(wildcards):
-    """Encoders use every core they are given; a callable, so commands that run no job
-    (--unlock, --report, --cleanup-metadata) work without --cores."""
+    """Every core Snakemake is given, for a job that measures speed (it must run alone); a
+    callable, so commands that run no job (--unlock, --report, --cleanup-metadata) work
+    without --cores."""
     return workflow.cores
+
+
+def get_model_threads(wildcards):
+    """Threads of a job that runs a neural model: `model_threads`, at most every core given
+    (null: all of them). A callable for the reason above."""
+    configured = SETTINGS.config["model_threads"]
+    return workflow.cores if configured is None else min(configured, workflow.cores)
 
 
 # --- data ---------------------------------------------------------------------
@@ -726,11 +735,14 @@ def get_reranking_gpus():
 
 def get_rerank_run_inputs(wildcards):
     """The first stage's run on this condition, the texts it ranks, the qrels (for the
-    injected variant) and the trained re-ranker for this dataset."""
+    injected variant) and the trained re-ranker for this dataset. The injected variant also
+    waits for the plain one: that job scores the candidates of both (they differ by the
+    injected documents only), so this one finds every score in the cache instead of loading
+    the model and scoring the same pairs again at the same time."""
     system = STUDY.systems[wildcards.system]
     first = RunKey(wildcards.dataset, wildcards.condition, STUDY.systems[system.first_stage])
     folder = f"{OUT}/reranking/{system.reranker.name}/{wildcards.dataset}"
-    return {
+    inputs = {
         "run": first.path(f"{OUT}/runs", ".trec"),
         "docs": get_condition_docs(wildcards),
         "queries": f"{OUT}/reranking/queries/{wildcards.dataset}.parquet",
@@ -738,6 +750,12 @@ def get_rerank_run_inputs(wildcards):
         "model": f"{folder}/model",
         "record": f"{folder}/training.json",
     }
+    if system.injected:
+        plain = reranked_system_name(system.first_stage, system.reranker.name, injected=False)
+        inputs["plain_variant"] = RunKey(
+            wildcards.dataset, wildcards.condition, STUDY.systems[plain]
+        ).path(f"{OUT}/runs", ".trec")
+    return inputs
 
 
 def get_rerank_params(wildcards):

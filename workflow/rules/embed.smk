@@ -13,7 +13,7 @@ rule embed_queries:
         f"{OUT}/logs/embed_queries/{{dataset}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_queries/{{dataset}}/{{encoder}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=8000,
         runtime=240,
@@ -36,7 +36,7 @@ rule embed_docs:
         f"{OUT}/logs/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed_docs/{{dataset}}/{{condition}}/{{encoder}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=8000,
         runtime=720,

@@ -48,7 +48,7 @@ rule fine_tune:
         f"{OUT}/logs/fine_tune/{{model}}/{{scope}}.log",
     benchmark:
         f"{OUT}/benchmarks/fine_tune/{{model}}/{{scope}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=16000,
         runtime=1440,

@@ -41,7 +41,7 @@ rule train_reranker:
         f"{OUT}/logs/train_reranker/{{reranker}}/{{dataset}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_reranker/{{reranker}}/{{dataset}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=16000,
         runtime=1440,
@@ -87,9 +87,7 @@ rule rerank_run:
         f"{OUT}/logs/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.log",
     benchmark:
         f"{OUT}/benchmarks/rerank_run/{{dataset}}/{{condition}}/{RERANKED.name}/{{system}}.tsv"
-    # Every core, so the two variants of a (first stage, re-ranker) run one after the
-    # other and the second finds the first's scores cached (run side by side, both score).
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=8000,
         runtime=240,

@@ -42,7 +42,7 @@ rule translate_chunk:
         f"{OUT}/logs/translate_chunk/{{dataset}}/{{translator}}/{{lang}}/{{chunk}}.log",
     benchmark:
         f"{OUT}/benchmarks/translate_chunk/{{dataset}}/{{translator}}/{{lang}}/{{chunk}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=16000,
         runtime=720,
@@ -109,7 +109,7 @@ rule pilot_translate:
         f"{OUT}/logs/pilot_translate/{{pilot_system}}.log",
     benchmark:
         f"{OUT}/benchmarks/pilot_translate/{{pilot_system}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=16000,
         runtime=240,
@@ -134,7 +134,7 @@ rule pilot_score:
         f"{OUT}/logs/pilot_score.log",
     benchmark:
         f"{OUT}/benchmarks/pilot_score/all.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=32000,
         runtime=240,
@@ -161,7 +161,7 @@ rule pilot_comet:
         f"{OUT}/logs/pilot_comet/{{pilot_system}}.log",
     benchmark:
         f"{OUT}/benchmarks/pilot_comet/{{pilot_system}}.tsv"
-    threads: get_all_cores
+    threads: get_model_threads
     resources:
         mem_mb=16000,
         runtime=240,
