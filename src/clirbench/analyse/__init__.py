@@ -1,0 +1,1 @@
+"""Post-hoc analyses of the runs: language bias, linguistic similarity, significance."""

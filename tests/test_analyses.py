@@ -1,0 +1,283 @@
+"""The post-hoc analyses (issue: language bias, linguistic similarity, significance): the
+bias shares on a hand-built run, lang2vec similarities of known pairs and the masking, the
+tests against published values and exact enumeration, Holm on a known example, the
+stratified bootstrap interval."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from clirbench.analyse.bias import (
+    OTHER_LANGUAGE,
+    QUERY_LANGUAGE,
+    RELEVANT_LANGUAGE,
+    cross_language_top,
+    own_language_share,
+    retrieved_language_distribution,
+    retrieved_language_roles,
+)
+from clirbench.analyse.significance import (
+    SignificanceSettings,
+    compare_systems,
+    holm,
+    macro_interval,
+    randomisation_p_value,
+    t_test_p_value,
+)
+from clirbench.analyse.similarity import (
+    feature_set_matrix,
+    masked_cosine,
+    pair_similarities,
+    similarity_correlations,
+)
+from clirbench.evaluate.metrics import summarise_pairs
+
+# Student's sleep data (Cushny and Peebles 1905): extra hours of sleep of 10 patients under
+# two drugs. R's t.test(extra ~ group, data = sleep, paired = TRUE): t = -4.0621, df = 9,
+# p-value = 0.002833.
+SLEEP_DRUG_1 = np.array([0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0])
+SLEEP_DRUG_2 = np.array([1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4])
+
+
+# --- significance -------------------------------------------------------------
+
+
+def test_holm_on_the_textbook_example() -> None:
+    # Four p-values at alpha 0.05: sorted 0.005, 0.01, 0.03, 0.04 are compared with 0.05/4,
+    # 0.05/3, 0.05/2, 0.05/1; the third fails, so it and the fourth are kept.
+    adjusted, significant = holm([0.01, 0.04, 0.03, 0.005], alpha=0.05)
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert significant == [True, False, False, True]
+    assert holm([], alpha=0.05) == ([], [])
+
+
+def test_paired_t_test_matches_the_published_value() -> None:
+    assert t_test_p_value(SLEEP_DRUG_1, SLEEP_DRUG_2) == pytest.approx(0.002833, abs=5e-6)
+    assert t_test_p_value(SLEEP_DRUG_1, SLEEP_DRUG_1) == 1.0
+    assert t_test_p_value(SLEEP_DRUG_1 + 0.5, SLEEP_DRUG_1) == 0.0  # always 0.5 better
+
+
+def test_randomisation_test_is_exact_on_few_units() -> None:
+    # 10 units: 2**10 sign assignments, fewer than the resamples, so scipy enumerates them
+    # all; the p-value is then the share of assignments with |difference| >= the observed.
+    weights = np.full(10, 1 / 10)
+    differences = SLEEP_DRUG_1 - SLEEP_DRUG_2
+    observed = abs(np.sum(differences * weights))
+    flips = np.array(list(itertools.product([1, -1], repeat=10)))
+    exact = np.mean(np.abs(flips @ (differences * weights)) >= observed - 1e-12)
+    settings = SignificanceSettings(permutations=5000)
+    assert randomisation_p_value(SLEEP_DRUG_1, SLEEP_DRUG_2, weights, settings) == pytest.approx(
+        exact
+    )
+    assert randomisation_p_value(SLEEP_DRUG_1, SLEEP_DRUG_1, weights, settings) == 1.0
+
+
+def unit_values() -> pl.DataFrame:
+    """Three systems on 4 language pairs of unequal sizes (3, 5, 8, 12 queries): B beats A on
+    every unit, C equals A except on one unit."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for (query_lang, doc_lang), size in zip(
+        [("de", "en"), ("de", "ja"), ("en", "ja"), ("ja", "en")], [3, 5, 8, 12], strict=True
+    ):
+        for i in range(size):
+            base = float(rng.uniform(0.0, 0.6))
+            unit = {"query_id": f"{query_lang}-{doc_lang}-{i}", "query_lang": query_lang,
+                    "doc_lang": doc_lang}
+            rows.append({**unit, "system": "A", "value": base})
+            rows.append({**unit, "system": "B", "value": base + 0.3})
+            rows.append({**unit, "system": "C", "value": base + (0.01 if i == 0 else 0.0)})
+    return pl.DataFrame(rows)
+
+
+def test_compared_means_are_the_macro_averages_the_tables_show() -> None:
+    values = unit_values()
+    table = compare_systems(values, [("A", "B"), ("C", "A")], SignificanceSettings(permutations=2000))
+    macro = {
+        system: summarise_pairs(
+            values.filter(pl.col("system") == system)
+            .drop("system")
+            .with_columns(metric=pl.lit("recall@100"))
+        )
+        .filter(pl.col("query_lang") == "all")["value"]
+        .item()
+        for system in ("A", "B", "C")
+    }
+    first = table.row(0, named=True)
+    assert first["system_mean"] == pytest.approx(macro["A"])
+    assert first["reference_mean"] == pytest.approx(macro["B"])
+    assert first["difference"] == pytest.approx(macro["A"] - macro["B"])
+    assert (first["n_units"], first["n_pairs"]) == (28, 4)
+    # B is better on every unit: significant under both tests, after Holm.
+    assert first["significant"] and first["significant_t_test"]
+    # C differs on one unit by 0.01: not significant.
+    second = table.row(1, named=True)
+    assert not second["significant"]
+    assert second["p_randomisation_holm"] >= second["p_randomisation"]
+
+
+def test_comparisons_pair_only_shared_units() -> None:
+    values = unit_values()
+    sample = values.filter((pl.col("system") != "B") | pl.col("query_id").str.ends_with("-0"))
+    row = compare_systems(sample, [("A", "B")], SignificanceSettings(permutations=500)).row(0, named=True)
+    assert (row["n_units"], row["n_pairs"]) == (4, 4)
+    with pytest.raises(ValueError, match="share no evaluated unit"):
+        compare_systems(values.filter(pl.col("system") != "B"), [("A", "B")], SignificanceSettings())
+
+
+def test_bootstrap_interval_is_stratified_and_reproducible() -> None:
+    values = unit_values().filter(pl.col("system") == "A").drop("system")
+    settings = SignificanceSettings(bootstrap_resamples=1000)
+    estimate, low, high = macro_interval(values, settings)
+    assert low < estimate < high
+    assert macro_interval(values, settings) == (estimate, low, high)
+    # Stratified: a pair whose units all score the same contributes no spread, so one pair
+    # of constants gives a degenerate interval.
+    constant = pl.DataFrame(
+        {"query_id": ["q1", "q2"], "query_lang": ["de", "de"], "doc_lang": ["en", "en"],
+         "value": [0.5, 0.5]}
+    )
+    assert macro_interval(constant, settings) == (0.5, 0.5, 0.5)
+    # More queries of the same spread: a narrower interval.
+    doubled = pl.concat(
+        [values, values.with_columns(pl.col("query_id") + "-again")]
+    )
+    _, low2, high2 = macro_interval(doubled, settings)
+    assert high2 - low2 < high - low
+
+
+# --- language bias ------------------------------------------------------------
+
+
+def bias_case() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """4 languages, 2 documents each; two German queries whose relevant document is English,
+    one English query whose relevant document is English."""
+    docs = pl.DataFrame(
+        {"doc_id": [f"{lang}{i}" for lang in ("de", "en", "ja", "ru") for i in (1, 2)],
+         "lang": [lang for lang in ("de", "en", "ja", "ru") for _ in (1, 2)]}
+    )
+    queries = pl.DataFrame(
+        {"query_id": ["q1", "q2", "q3"], "lang": ["de", "de", "en"]}
+    )
+    qrels = pl.DataFrame(
+        {"query_id": ["q1", "q2", "q3"], "doc_id": ["en1", "en2", "en1"], "relevance": [1, 1, 1]}
+    )
+    run = pl.DataFrame(
+        {
+            # q1: de, de, en, ja; q2: en, ru (two retrieved); q3: nothing retrieved.
+            "query_id": ["q1"] * 4 + ["q2"] * 2,
+            "doc_id": ["de1", "de2", "en1", "ja1", "en2", "ru1"],
+            "rank": [1, 2, 3, 4, 1, 2],
+            "score": [4.0, 3.0, 2.0, 1.0, 2.0, 1.0],
+        },
+        schema_overrides={"rank": pl.Int32},
+    )
+    return run, queries, docs, qrels
+
+
+def test_own_language_share_on_a_hand_built_run() -> None:
+    run, queries, docs, _ = bias_case()
+    table = own_language_share(run, queries, docs)
+    share = {(row["depth"], row["query_lang"]): row["share"] for row in table.iter_rows(named=True)}
+    # Top 1: q1 German (1), q2 English (0), q3 nothing (0).
+    assert share[(1, "de")] == pytest.approx(0.5)
+    assert share[(1, "en")] == 0.0
+    assert share[(1, "all")] == pytest.approx(1 / 3)
+    # Top 10: q1 2 of 4, q2 0 of 2, q3 0.
+    assert share[(10, "de")] == pytest.approx(0.25)
+    assert share[(10, "all")] == pytest.approx(0.5 / 3)
+    assert table.filter(pl.col("query_lang") == "all")["n_queries"].to_list() == [3, 3]
+
+
+def test_retrieved_languages_when_the_relevant_document_is_elsewhere() -> None:
+    run, queries, docs, qrels = bias_case()
+    top = cross_language_top(run, queries, docs, qrels, relevance_threshold=1)
+    roles = retrieved_language_roles(top, pool_languages=4)
+    by_role = {row["role"]: row for row in roles.iter_rows(named=True)}
+    # Only q1 and q2 (German queries, English relevant documents) count.
+    assert by_role[QUERY_LANGUAGE]["n_queries"] == 2
+    # q1: 2 German, 1 English, 1 Japanese of 4; q2: 1 English, 1 Russian of 2.
+    assert by_role[QUERY_LANGUAGE]["share"] == pytest.approx((2 / 4 + 0) / 2)
+    assert by_role[RELEVANT_LANGUAGE]["share"] == pytest.approx((1 / 4 + 1 / 2) / 2)
+    assert by_role[OTHER_LANGUAGE]["share"] == pytest.approx((1 / 4 + 1 / 2) / 2)
+    # Uniform over 4 languages: 1 query language, 1 relevant, 2 others.
+    assert [by_role[role]["uniform_share"] for role in (QUERY_LANGUAGE, RELEVANT_LANGUAGE,
+                                                         OTHER_LANGUAGE)] == [0.25, 0.25, 0.5]
+    distribution = retrieved_language_distribution(top, ["de", "en", "ja", "ru"])
+    assert distribution["retrieved_lang"].to_list() == ["de", "en", "ja", "ru"]
+    assert distribution["share"].to_list() == pytest.approx([0.25, 0.375, 0.125, 0.25])
+    assert distribution["share"].sum() == pytest.approx(1.0)
+
+
+# --- linguistic similarity ----------------------------------------------------
+
+
+def test_masked_cosine_uses_shared_features_only() -> None:
+    first = np.array([1.0, 0.0, np.nan, 1.0])
+    second = np.array([1.0, np.nan, 1.0, 1.0])
+    assert masked_cosine(first, second) == (pytest.approx(1.0), 2)
+    assert masked_cosine(np.array([np.nan, 1.0]), np.array([1.0, np.nan]))[1] == 0
+    assert np.isnan(masked_cosine(np.array([np.nan, 1.0]), np.array([1.0, np.nan]))[0])
+
+
+@pytest.fixture(scope="module")
+def similarities() -> pl.DataFrame:
+    languages = ["de", "en", "ja", "zh", "xx"]
+    return pair_similarities(list(itertools.product(languages, languages)))
+
+
+def test_lang2vec_similarity_of_known_pairs(similarities: pl.DataFrame) -> None:
+    def similarity(query: str, doc: str, feature_set: str) -> float:
+        return similarities.filter(
+            (pl.col("query_lang") == query)
+            & (pl.col("doc_lang") == doc)
+            & (pl.col("feature_set") == feature_set)
+        )["similarity"].item()
+
+    # English and German: neighbours, both Germanic; Japanese shares neither.
+    assert similarity("en", "de", "geo") > similarity("en", "ja", "geo")
+    assert similarity("en", "de", "fam") > 0.0
+    assert similarity("en", "ja", "fam") == 0.0
+    assert similarity("en", "de", "syntax_average") > similarity("en", "ja", "syntax_average")
+    # Symmetric, and no same-language pairs.
+    assert similarity("de", "en", "geo") == pytest.approx(similarity("en", "de", "geo"))
+    assert similarities.filter(pl.col("query_lang") == pl.col("doc_lang")).is_empty()
+    # Syntax: URIEL lacks some of German's and Japanese's features; the masked cosine
+    # counts only the shared ones.
+    counts = similarities.filter(pl.col("feature_set") == "syntax_average")["n_features"]
+    assert counts.min() < 103
+
+
+def test_unknown_language_is_named_and_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="clirbench"):
+        table = pair_similarities([("en", "xx"), ("en", "de")], feature_sets=["geo"])
+    assert "xx" in caplog.text and "leaves out the 1 language pairs" in caplog.text
+    assert table.select("query_lang", "doc_lang").rows() == [("en", "de")]
+
+
+def test_spearman_against_scipy(similarities: pl.DataFrame) -> None:
+    geo = similarities.filter(pl.col("feature_set") == "geo")
+    metrics = geo.select(
+        "query_lang",
+        "doc_lang",
+        dataset=pl.lit("d"),
+        condition=pl.lit("original"),
+        system=pl.lit("s"),
+        value=pl.col("similarity") * 0.5 + pl.int_range(pl.len()) * 0.01,
+    )
+    row = similarity_correlations(metrics, similarities).filter(
+        pl.col("feature_set") == "geo"
+    ).row(0, named=True)
+    expected = stats.spearmanr(geo["similarity"].to_numpy(), metrics["value"].to_numpy())
+    assert row["rho"] == pytest.approx(expected.statistic)
+    assert row["p_value"] == pytest.approx(expected.pvalue)
+    assert row["n_pairs"] == geo.height == 12  # de, en, ja, zh: 4 x 3 ordered pairs
+    matrix = feature_set_matrix(similarities)
+    assert matrix["feature_set"].to_list() == matrix.columns[1:]
+    assert np.allclose(np.diag(matrix.drop("feature_set").to_numpy()), 1.0)
