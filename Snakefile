@@ -63,6 +63,7 @@ include: "workflow/rules/retrieve.smk"
 include: "workflow/rules/ann.smk"
 include: "workflow/rules/rerank.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analyse.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -5,8 +5,11 @@ stratified bootstrap interval."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import re
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -22,6 +25,8 @@ from clirbench.analyse.bias import (
     retrieved_language_distribution,
     retrieved_language_roles,
 )
+from clirbench.analyse.rules import BASELINE, BEST, FIRST_STAGE, comparisons, significance
+from clirbench.analyse.rules import significance_settings as rules_settings
 from clirbench.analyse.significance import (
     SignificanceSettings,
     compare_systems,
@@ -36,7 +41,10 @@ from clirbench.analyse.similarity import (
     pair_similarities,
     similarity_correlations,
 )
-from clirbench.evaluate.metrics import summarise_pairs
+from clirbench.core.config_validation import config_schema
+from clirbench.core.atomic import write_parquet
+from clirbench.evaluate.metrics import summarise_pairs, summary_table
+from clirbench.report.page import render_report
 
 # Student's sleep data (Cushny and Peebles 1905): extra hours of sleep of 10 patients under
 # two drugs. R's t.test(extra ~ group, data = sleep, paired = TRUE): t = -4.0621, df = 9,
@@ -46,6 +54,13 @@ SLEEP_DRUG_2 = np.array([1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4])
 
 
 # --- significance -------------------------------------------------------------
+
+
+def significance_settings(**changes: float) -> SignificanceSettings:
+    """The schema's defaults (stages.analyses.significance), with `changes`."""
+    spec = config_schema()["$defs"]["analyses"]["properties"]["significance"]["properties"]
+    section = {key: value["default"] for key, value in spec.items() if "default" in value}
+    return dataclasses.replace(rules_settings({"significance": section}), **changes)
 
 
 def test_holm_on_the_textbook_example() -> None:
@@ -71,7 +86,7 @@ def test_randomisation_test_is_exact_on_few_units() -> None:
     observed = abs(np.sum(differences * weights))
     flips = np.array(list(itertools.product([1, -1], repeat=10)))
     exact = np.mean(np.abs(flips @ (differences * weights)) >= observed - 1e-12)
-    settings = SignificanceSettings(permutations=5000)
+    settings = significance_settings(permutations=5000)
     assert randomisation_p_value(SLEEP_DRUG_1, SLEEP_DRUG_2, weights, settings) == pytest.approx(
         exact
     )
@@ -98,7 +113,7 @@ def unit_values() -> pl.DataFrame:
 
 def test_compared_means_are_the_macro_averages_the_tables_show() -> None:
     values = unit_values()
-    table = compare_systems(values, [("A", "B"), ("C", "A")], SignificanceSettings(permutations=2000))
+    table = compare_systems(values, [("A", "B"), ("C", "A")], significance_settings(permutations=2000))
     macro = {
         system: summarise_pairs(
             values.filter(pl.col("system") == system)
@@ -125,15 +140,15 @@ def test_compared_means_are_the_macro_averages_the_tables_show() -> None:
 def test_comparisons_pair_only_shared_units() -> None:
     values = unit_values()
     sample = values.filter((pl.col("system") != "B") | pl.col("query_id").str.ends_with("-0"))
-    row = compare_systems(sample, [("A", "B")], SignificanceSettings(permutations=500)).row(0, named=True)
+    row = compare_systems(sample, [("A", "B")], significance_settings(permutations=500)).row(0, named=True)
     assert (row["n_units"], row["n_pairs"]) == (4, 4)
     with pytest.raises(ValueError, match="share no evaluated unit"):
-        compare_systems(values.filter(pl.col("system") != "B"), [("A", "B")], SignificanceSettings())
+        compare_systems(values.filter(pl.col("system") != "B"), [("A", "B")], significance_settings())
 
 
 def test_bootstrap_interval_is_stratified_and_reproducible() -> None:
     values = unit_values().filter(pl.col("system") == "A").drop("system")
-    settings = SignificanceSettings(bootstrap_resamples=1000)
+    settings = significance_settings(bootstrap_resamples=1000)
     estimate, low, high = macro_interval(values, settings)
     assert low < estimate < high
     assert macro_interval(values, settings) == (estimate, low, high)
@@ -144,6 +159,15 @@ def test_bootstrap_interval_is_stratified_and_reproducible() -> None:
          "value": [0.5, 0.5]}
     )
     assert macro_interval(constant, settings) == (0.5, 0.5, 0.5)
+    # A pair of a single unit (a re-ranked sample) adds its value to every resample.
+    single = pl.DataFrame(
+        {"query_id": ["q9"], "query_lang": ["fi"], "doc_lang": ["ja"], "value": [1.0]}
+    )
+    with_single = macro_interval(pl.concat([values, single]), settings)
+    pairs = values.select("query_lang", "doc_lang").n_unique()
+    assert with_single == pytest.approx(
+        tuple((pairs * bound + 1.0) / (pairs + 1) for bound in (estimate, low, high))
+    )
     # More queries of the same spread: a narrower interval.
     doubled = pl.concat(
         [values, values.with_columns(pl.col("query_id") + "-again")]
@@ -197,11 +221,18 @@ def test_own_language_share_on_a_hand_built_run() -> None:
 
 def test_retrieved_languages_when_the_relevant_document_is_elsewhere() -> None:
     run, queries, docs, qrels = bias_case()
+    # q4: German, relevant document in English, nothing retrieved: left out of the shares.
+    queries = pl.concat([queries, pl.DataFrame({"query_id": ["q4"], "lang": ["de"]})])
+    qrels = pl.concat(
+        [qrels, pl.DataFrame({"query_id": ["q4"], "doc_id": ["en1"], "relevance": [1]})],
+        how="vertical_relaxed",
+    )
     top = cross_language_top(run, queries, docs, qrels, relevance_threshold=1)
     roles = retrieved_language_roles(top, pool_languages=4)
     by_role = {row["role"]: row for row in roles.iter_rows(named=True)}
     # Only q1 and q2 (German queries, English relevant documents) count.
     assert by_role[QUERY_LANGUAGE]["n_queries"] == 2
+    assert roles["share"].sum() == pytest.approx(1.0)
     # q1: 2 German, 1 English, 1 Japanese of 4; q2: 1 English, 1 Russian of 2.
     assert by_role[QUERY_LANGUAGE]["share"] == pytest.approx((2 / 4 + 0) / 2)
     assert by_role[RELEVANT_LANGUAGE]["share"] == pytest.approx((1 / 4 + 1 / 2) / 2)
@@ -281,3 +312,83 @@ def test_spearman_against_scipy(similarities: pl.DataFrame) -> None:
     matrix = feature_set_matrix(similarities)
     assert matrix["feature_set"].to_list() == matrix.columns[1:]
     assert np.allclose(np.diag(matrix.drop("feature_set").to_numpy()), 1.0)
+
+
+def test_each_system_is_compared_with_the_best_and_the_baselines() -> None:
+    macro = {"bm25": 0.2, "dense": 0.8, "other": 0.5, "bm25>ce": 0.3}
+    made = comparisons(macro, ["bm25"], {"bm25>ce": "bm25"})
+    assert made == [
+        ("bm25", "dense", BEST),
+        ("dense", "bm25", BASELINE),
+        ("other", "dense", BEST),
+        ("other", "bm25", BASELINE),
+        # A re-ranked system (on a sample of the queries) only against its first stage.
+        ("bm25>ce", "bm25", FIRST_STAGE),
+    ]
+    # Ties: the first name wins, so the plan is the same on every run.
+    assert comparisons({"b": 0.5, "a": 0.5}, [], {}) == [("b", "a", BEST)]
+
+
+# --- the report ---------------------------------------------------------------
+
+
+def test_report_shows_intervals_counts_and_marks(tmp_path: Path) -> None:
+    """The significance entry point on per-unit files, then the page: Table 3 carries each
+    tested value's interval, the unit count of a system scored on a sample, and the mark of
+    a value not significantly different from the best; the significance table lists them."""
+    values = unit_values()
+    # D: scored on two of the units only (as a re-ranked sample is).
+    sample = values.filter((pl.col("system") == "B") & pl.col("query_id").str.ends_with("-0"))
+    # E: B but 0.01 lower on one unit, not significantly different from the best (B).
+    close = values.filter(pl.col("system") == "B").with_columns(
+        system=pl.lit("E"),
+        value=pl.when(pl.col("query_id") == "de-en-0").then(pl.col("value") - 0.01)
+        .otherwise(pl.col("value")),
+    )
+    values = pl.concat([values, sample.with_columns(system=pl.lit("D")), close])
+    files = {}
+    for system in ("A", "B", "C", "D", "E"):
+        per_unit = values.filter(pl.col("system") == system).drop("system")
+        files[system] = tmp_path / f"{system}.per_query.parquet"
+        write_parquet(per_unit.with_columns(metric=pl.lit("recall@100")), files[system])
+    settings = significance_settings(permutations=500, bootstrap_resamples=200)
+    significance(
+        "d", "original", files, {"D": "B"}, ["A"], ["recall@100"], settings,
+        tmp_path / "significance.parquet", tmp_path / "intervals.parquet",
+    )  # fmt: skip
+    tested = pl.read_parquet(tmp_path / "significance.parquet")
+    # B is best; A and C (within 0.01 of A) are far below it, D is B on a sample.
+    assert set(tested["relation"]) == {BEST, BASELINE, FIRST_STAGE}
+    relation = pl.col("system") == "C", pl.col("reference") == "A"
+    assert tested.filter(*relation)["significant"].item() is False
+    summary = summary_table(
+        (
+            "d",
+            "original",
+            system,
+            summarise_pairs(
+                pl.read_parquet(path).filter(pl.col("metric") == "recall@100")
+            ),
+        )
+        for system, path in files.items()
+    )
+    analyses = {
+        "significance": tested,
+        "intervals": pl.read_parquet(tmp_path / "intervals.parquet"),
+        "own_language": None, "roles": None, "correlations": None, "feature_sets": None,
+        "settings": dataclasses.asdict(settings),
+    }  # fmt: skip
+    page = render_report(
+        summary, {"date": "2026-11-22"}, pl.DataFrame({"stage": [], "jobs": [], "seconds": []}),
+        [], analyses=analyses,
+    )  # fmt: skip
+    intervals = pl.read_parquet(tmp_path / "intervals.parquet")
+    a = intervals.filter(pl.col("system") == "A").row(0, named=True)
+    cell = re.search(r'data-system="A" data-metric="recall@100">(.*?)</td>', page).group(1)
+    assert f"{a['low']:.3f}–{a['high']:.3f}" in cell
+    d_cell = re.search(r'data-system="D" data-metric="recall@100">(.*?)</td>', page).group(1)
+    assert "4 units" in d_cell  # one unit in each of the 4 pairs, where the others have 28
+    e_cell = re.search(r'data-system="E" data-metric="recall@100">(.*?)</td>', page).group(1)
+    assert "≈" in e_cell and "≈" not in cell
+    assert 'id="significance"' in page
+    assert 'data-system="E" data-reference="B"' in page

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
 OUTPUT_FOLDERS = (
     "data", "translation", "translation_pilot", "fine_tuning", "embeddings", "ann", "runs",
-    "reranking", "metrics",
+    "reranking", "metrics", "analyses",
 )
 # Timings differ from run to run by nature: these files are checked for presence, not bytes.
 TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/\.?[^/]+\.json(\.written)?$")
@@ -49,6 +49,7 @@ STAGE_RULES = {
     "ann": ("hnsw_index", "hnsw_run", "ann_efficiency", "ann_overlap"),
     "rerank": ("reranker_pairs", "train_reranker", "rerank_queries", "rerank_run"),
     "evaluate": ("evaluate_run",),
+    "analyse": ("significance", "language_bias", "language_similarity"),
     "report": ("report",),
 }
 POLL_SECONDS = 0.05
@@ -124,6 +125,12 @@ def study_config(tmp: Path) -> dict:
                         "first_stages": ["bm25-icu", "me5-small"],
                     }
                 },
+            },
+            # Significance, language bias and similarity, with few resamples (seeded: the
+            # tables are byte-identical from run to run like every other output).
+            "analyses": {
+                "enabled": True,
+                "significance": {"permutations": 200, "bootstrap_resamples": 200},
             },
         },
     }
@@ -239,6 +246,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert 'id="reranking-table"' in page  # Table 6, injected rows labelled
     assert 'data-system="me5-small&gt;minilm-ce+injected" data-dataset="cards" class="injected"' in page
     assert not any("/checkpoints/" in name for name in outputs)
+    # Analyses: per condition the tests and intervals, bias where configured, similarity.
+    for condition in ("original", "reference-english", "mt-bergamot"):
+        assert f"analyses/cards/{condition}/significance.parquet" in outputs
+        assert f"analyses/cards/{condition}/intervals.parquet" in outputs
+    assert "analyses/cards/original/own_language_share.parquet" in outputs
+    assert "analyses/similarity_correlations.parquet" in outputs
+    assert 'id="significance"' in page and 'id="language-bias"' in page
     return outputs
 
 
@@ -324,6 +338,9 @@ def _one_of_each_kind(out: Path) -> list[Path]:
     """A file of every kind the workflow writes, from the last stages back to the first."""
     patterns = (
         "report.html",
+        "analyses/*/original/significance.parquet",
+        "analyses/*/original/retrieved_language_roles.parquet",
+        "analyses/similarity_correlations.parquet",
         "metrics/summary.csv",
         "metrics/*/dataset_counts.json",
         "metrics/*/original/*/*.pairs.parquet",

@@ -105,6 +105,11 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
         "evaluate_run": runs_per_system * (len(bm25) + 2 * len(encoders)) + fine_tuned_runs
         + reranked_runs,
         "summarise_metrics": 1,
+        # Analyses: the tests per (dataset, condition), the bias of each dataset's original
+        # documents, one similarity job over summary.csv.
+        "significance": runs_per_system,
+        "language_bias": len(datasets),
+        "language_similarity": 1,
         "report": 1,
         "all": 1,
     }

@@ -8,7 +8,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 
 from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
-from clirbench.core.systems import RERANKED, RunKey, hnsw_system_name
+from clirbench.core.systems import LEXICAL, RERANKED, RunKey, hnsw_system_name
 from clirbench.rerank.specs import reranked_system_name
 from clirbench.translate.rules import planned_chunks
 from clirbench.translate.startup import translation_setup
@@ -58,6 +58,7 @@ def get_planned_outputs():
         get_retrieve_outputs,
         get_reranking_outputs,
         get_evaluate_outputs,
+        get_analyses_outputs,
     )
     return [path for list_outputs in stages for path in list_outputs()] + [f"{OUT}/report.html"]
 
@@ -806,6 +807,133 @@ def get_pool_min_relevance(wildcards):
     return SETTINGS.datasets[wildcards.dataset].options.get("pool_min_relevance")
 
 
+# --- analyses -----------------------------------------------------------------
+
+
+def analysed_runs(dataset, condition):
+    """The runs of one (dataset, condition), in summary.csv order."""
+    return [run for run in STUDY.run_grid() if (run.dataset, run.condition) == (dataset, condition)]
+
+
+def get_analyses_outputs():
+    """Per (dataset, condition): the significance tables, and the language bias tables of
+    the conditions `language_bias.conditions` names; once: the language similarity tables."""
+    stage = SETTINGS.analyses
+    if not stage:
+        return []
+    return get_significance_files() + get_language_bias_files() + get_language_similarity_files()
+
+
+def analysis_units():
+    return [(dataset, condition.name) for dataset in STUDY.datasets for condition in STUDY.conditions(dataset)]
+
+
+def get_significance_files():
+    if not SETTINGS.analyses:
+        return []
+    return [
+        f"{OUT}/analyses/{dataset}/{condition}/{table}.parquet"
+        for dataset, condition in analysis_units()
+        for table in ("significance", "intervals")
+    ]
+
+
+def language_bias_units():
+    wanted = SETTINGS.analyses["language_bias"]["conditions"] if SETTINGS.analyses else []
+    return [
+        (dataset, condition)
+        for dataset, condition in analysis_units()
+        if wanted is None or condition in wanted
+    ]
+
+
+def get_language_bias_files():
+    return [
+        f"{OUT}/analyses/{dataset}/{condition}/{table}.parquet"
+        for dataset, condition in language_bias_units()
+        for table in ("own_language_share", "retrieved_language_roles", "retrieved_languages")
+    ]
+
+
+def get_language_similarity_files():
+    if not SETTINGS.analyses:
+        return []
+    return [
+        f"{OUT}/analyses/{table}.parquet"
+        for table in ("language_similarity", "similarity_correlations", "feature_set_correlations")
+    ]
+
+
+def get_analysis_files(table):
+    """The analysis files of one table name (see the rules in analyse.smk), for the report."""
+    return [path for path in get_analyses_outputs() if Path(path).stem == table]
+
+
+def get_significance_inputs(wildcards):
+    runs = analysed_runs(wildcards.dataset, wildcards.condition)
+    return {"per_query": [run.path(f"{OUT}/metrics", ".per_query.parquet") for run in runs]}
+
+
+def get_significance_systems(wildcards):
+    """The systems of the per-query files (in their order), each re-ranked system's first
+    stage, and the BM25 baselines."""
+    runs = analysed_runs(wildcards.dataset, wildcards.condition)
+    return {
+        "names": [run.system.name for run in runs],
+        "first_stages": {
+            run.system.name: run.system.first_stage for run in runs if run.system.kind is RERANKED
+        },
+        "baselines": [run.system.name for run in runs if run.system.kind is LEXICAL],
+    }
+
+
+def get_significance_params():
+    return canonical_json({"significance": SETTINGS.analyses.get("significance", {})})
+
+
+def get_language_bias_inputs(wildcards):
+    runs = analysed_runs(wildcards.dataset, wildcards.condition)
+    return {
+        "runs": [run.path(f"{OUT}/runs", ".trec") for run in runs],
+        # Languages are the original documents' in every condition.
+        "docs": f"{OUT}/data/{wildcards.dataset}/docs.parquet",
+        "queries": f"{OUT}/data/{wildcards.dataset}/queries_evaluated.parquet",
+        "qrels": f"{OUT}/data/{wildcards.dataset}/qrels.parquet",
+        # The queries the re-ranked runs ran on (a sample, with queries_per_language).
+        "sampled_queries": (
+            [f"{OUT}/reranking/queries/{wildcards.dataset}.parquet"]
+            if any(run.system.kind is RERANKED for run in runs)
+            else []
+        ),
+    }
+
+
+def get_language_bias_systems(wildcards):
+    runs = analysed_runs(wildcards.dataset, wildcards.condition)
+    return {
+        "names": [run.system.name for run in runs],
+        "sampled": [run.system.name for run in runs if run.system.kind is RERANKED],
+    }
+
+
+def get_language_similarity_params():
+    return canonical_json(SETTINGS.analyses.get("language_similarity", {}))
+
+
+def get_analyses_benchmarks():
+    if not SETTINGS.analyses:
+        return []
+    significance = [
+        f"{OUT}/benchmarks/significance/{dataset}/{condition}.tsv"
+        for dataset, condition in analysis_units()
+    ]
+    bias = [
+        f"{OUT}/benchmarks/language_bias/{dataset}/{condition}.tsv"
+        for dataset, condition in language_bias_units()
+    ]
+    return significance + bias + [f"{OUT}/benchmarks/language_similarity/all.tsv"]
+
+
 # --- report -------------------------------------------------------------------
 
 
@@ -821,6 +949,7 @@ def get_benchmark_files():
         get_retrieve_benchmarks,
         get_reranking_benchmarks,
         get_evaluate_benchmarks,
+        get_analyses_benchmarks,
     )
     return sorted(path for list_benchmarks in stages for path in list_benchmarks())
 

@@ -16,6 +16,12 @@ rule report:
         first_stage_metrics=get_first_stage_metric_files(),
         reranked_queries=get_reranked_query_files(),
         injected=get_injected_tables(),
+        significance=get_analysis_files("significance"),
+        intervals=get_analysis_files("intervals"),
+        own_language=get_analysis_files("own_language_share"),
+        roles=get_analysis_files("retrieved_language_roles"),
+        correlations=get_analysis_files("similarity_correlations"),
+        feature_sets=get_analysis_files("feature_set_correlations"),
     output:
         report(
             f"{OUT}/report.html",
@@ -26,6 +32,7 @@ rule report:
         metadata=get_report_metadata(),
         translation_labels=get_translation_labels(),
         reranking=get_reranking_report_params(),
+        significance=get_significance_params(),
     log:
         f"{OUT}/logs/report.log",
     threads: 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clirbench.core.joblog import start_logging
 from clirbench.core.settings import load_settings
-from clirbench.report.rules import report
+from clirbench.report.rules import ANALYSIS_TABLES, report
 
 start_logging()
 report(
@@ -35,5 +35,9 @@ report(
         "queries": snakemake.input.reranked_queries,
         "injected_table": snakemake.input.injected,
         **load_settings(snakemake.params.reranking),
+    },
+    analyses={
+        **{name: getattr(snakemake.input, name) for name in ANALYSIS_TABLES},
+        "settings": load_settings(snakemake.params.significance).get("significance", {}),
     },
 )

@@ -64,6 +64,9 @@ def own_language_share(
             .with_columns(
                 share=(pl.col("own") / pl.col("retrieved")).fill_null(0.0).fill_nan(0.0)
             )
+            # Joins leave rows in no fixed order, and a float mean depends on the order of
+            # its terms: sorted, the tables are byte-identical from run to run.
+            .sort("query_id")
         )
         by_language = per_query.group_by("query_lang").agg(
             share=pl.col("share").mean(), n_queries=pl.len()
@@ -121,10 +124,10 @@ def cross_language_top(
 
 def retrieved_language_roles(top: pl.DataFrame, pool_languages: int) -> pl.DataFrame:
     """role (query language | relevant language | other), share, uniform_share, n_queries:
-    over the queries of `top` (`cross_language_top`), the mean fraction of their retrieved
-    documents in each role, and the fraction uniform retrieval over the pool's
-    `pool_languages` languages would give (the roles' numbers of languages over the pool's).
-    A query that retrieved nothing counts with share 0 in every role."""
+    over the queries of `top` (`cross_language_top`) that retrieved something, the mean
+    fraction of their retrieved documents in each role (the three sum to 1), and the
+    fraction uniform retrieval over the pool's `pool_languages` languages would give (the
+    roles' numbers of languages over the pool's)."""
     roles = top.with_columns(
         role=pl.when(pl.col("retrieved_lang").is_null())
         .then(None)
@@ -137,7 +140,8 @@ def retrieved_language_roles(top: pl.DataFrame, pool_languages: int) -> pl.DataF
     retrieved = roles.group_by("query_id").agg(retrieved=pl.col("role").count())
     counts = roles.drop_nulls("role").group_by("query_id", "role").agg(n=pl.len())
     grid = (
-        top.select("query_id", n_relevant_langs=pl.col("relevant_langs").list.len())
+        top.drop_nulls("retrieved_lang")
+        .select("query_id", n_relevant_langs=pl.col("relevant_langs").list.len())
         .unique("query_id")
         .join(pl.DataFrame({"role": [QUERY_LANGUAGE, RELEVANT_LANGUAGE, OTHER_LANGUAGE]}), how="cross")
     )
@@ -145,13 +149,14 @@ def retrieved_language_roles(top: pl.DataFrame, pool_languages: int) -> pl.DataF
         grid.join(counts, on=["query_id", "role"], how="left")
         .join(retrieved, on="query_id", how="left")
         .with_columns(
-            share=(pl.col("n").fill_null(0) / pl.col("retrieved")).fill_nan(0.0).fill_null(0.0),
+            share=pl.col("n").fill_null(0) / pl.col("retrieved"),
             uniform=pl.when(pl.col("role") == QUERY_LANGUAGE)
             .then(1 / pool_languages)
             .when(pl.col("role") == RELEVANT_LANGUAGE)
             .then(pl.col("n_relevant_langs") / pool_languages)
             .otherwise((pool_languages - 1 - pl.col("n_relevant_langs")) / pool_languages),
         )
+        .sort("query_id", "role")  # a fixed order of the means' terms, as above
     )
     order = {QUERY_LANGUAGE: 0, RELEVANT_LANGUAGE: 1, OTHER_LANGUAGE: 2}
     return (
@@ -176,6 +181,7 @@ def retrieved_language_distribution(top: pl.DataFrame, languages: list[str]) -> 
         .agg(n=pl.len())
         .join(totals, on="query_id")
         .with_columns(share=pl.col("n") / pl.col("retrieved"))
+        .sort("retrieved_lang", "query_id")  # a fixed order of the sums' terms, as above
     )
     answered = max(totals.height, 1)
     return (

@@ -11,7 +11,8 @@ against 0.800 can be three queries; a reader needs to know which differences sur
   the queries: it is paired on those).
 - The paired randomisation test (`scipy.stats.permutation_test`, permutations within
   pairs) uses the very difference the tables show: the macro average over language pairs
-  (every pair weighs the same, each of its units 1/(pairs x its units)). The paired t-test
+  (every pair weighs the same, each of its units 1/(pairs x its units)), as a sign-flip
+  test on the units whose values differ. The paired t-test
   (`scipy.stats.ttest_rel`) is the per-unit one IR toolkits report (ranx, trec_eval
   users). A unit where both systems score the same adds nothing to either.
 - Holm's step-down correction (`statsmodels.stats.multitest.multipletests`) over every
@@ -38,13 +39,13 @@ UNIT_KEYS = ["query_id", *PAIR_KEYS]
 
 @dataclass(frozen=True)
 class SignificanceSettings:
-    """How the tests run; the schema's `analyses.significance` holds the defaults."""
+    """How the tests run (`stages.analyses.significance`; the schema holds the defaults)."""
 
-    alpha: float = 0.05
-    permutations: int = 10_000  # resamples of the randomisation test
-    bootstrap_resamples: int = 2_000
-    confidence: float = 0.95
-    seed: int = 42
+    alpha: float
+    permutations: int  # resamples of the randomisation test
+    bootstrap_resamples: int
+    confidence: float
+    seed: int
 
 
 def macro_weights(units: pl.DataFrame) -> np.ndarray:
@@ -67,16 +68,24 @@ def paired_units(values: pl.DataFrame, system: str, reference: str) -> pl.DataFr
 def randomisation_p_value(
     system: np.ndarray, reference: np.ndarray, weights: np.ndarray, settings: SignificanceSettings
 ) -> float:
-    """Two-sided p-value of the weighted mean difference under random swaps within pairs."""
-    if np.array_equal(system, reference):
+    """Two-sided p-value of the weighted mean difference under random swaps within pairs.
+
+    Swapping a unit's two values flips the sign of its weighted difference, so this is
+    scipy's one-sample sign-flip test on the differences. Units with no difference are left
+    out: their term is 0 under every swap, so the p-value is the same, and with few
+    differing units scipy enumerates every assignment (an exact test)."""
+    differences = (system - reference) * weights
+    differing = differences[differences != 0]
+    if differing.size < 2:
+        # Nothing differs, or one unit: its two signs give |difference| alike, p = 1.
         return 1.0
 
-    def weighted_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.sum((a - b) * weights, axis=axis)
+    def total(weighted: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum(weighted, axis=axis)
 
     result = stats.permutation_test(
-        (system, reference),
-        weighted_difference,
+        (differing,),
+        total,
         permutation_type="samples",
         vectorized=True,
         n_resamples=settings.permutations,
@@ -170,14 +179,20 @@ def macro_interval(units: pl.DataFrame, settings: SignificanceSettings) -> tuple
         .group_by(PAIR_KEYS, maintain_order=True)
     ]
     estimate = float(np.mean([sample.mean() for sample in samples]))
-    if all(np.all(sample == sample[0]) for sample in samples):
+    # A pair of one unit, or of units that all score the same, has the same mean in every
+    # resample (and scipy resamples only samples of two or more): a constant term.
+    varies = [sample.size > 1 and np.ptp(sample) > 0 for sample in samples]
+    varying = [sample for sample, flag in zip(samples, varies, strict=True) if flag]
+    constant = sum(float(s.mean()) for s, flag in zip(samples, varies, strict=True) if not flag)
+    if not varying:
         return estimate, estimate, estimate  # nothing varies: every resample is the same
 
     def macro_average(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.mean([sample.mean(axis=axis) for sample in resampled], axis=0)
+        varying_sum = np.sum([sample.mean(axis=axis) for sample in resampled], axis=0)
+        return (varying_sum + constant) / len(samples)
 
     result = stats.bootstrap(
-        samples,
+        varying,
         macro_average,
         n_resamples=settings.bootstrap_resamples,
         confidence_level=settings.confidence,

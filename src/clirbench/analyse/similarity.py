@@ -30,16 +30,10 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from clirbench.analyse.feature_sets import FEATURE_SETS
+
 log = logging.getLogger("clirbench")
 
-# lang2vec feature sets of the paper's five views, and their labels in the report.
-FEATURE_SETS = {
-    "geo": "geographic",
-    "syntax_average": "syntactic",
-    "phonology_average": "phonological",
-    "inventory_average": "inventory",
-    "fam": "family",
-}
 
 
 def _lang2vec():  # type: ignore[no-untyped-def]

@@ -231,6 +231,11 @@ class StudySettings:
         return self._enabled_stage("reranking")
 
     @property
+    def analyses(self) -> Mapping[str, Any]:
+        """`stages.analyses`, or an empty mapping when the stage is switched off."""
+        return self._enabled_stage("analyses")
+
+    @property
     def pilot(self) -> Mapping[str, Any]:
         """`stages.translation.pilot`, or an empty mapping when it does not run."""
         pilot = self.translation.get("pilot") or {}

@@ -19,10 +19,15 @@ MISSING = "–"
 
 @dataclass(frozen=True)
 class Cell:
-    """One table value as shown: formatted text, bold when best in its column."""
+    """One table value as shown: formatted text, bold when best in its column; where the
+    analyses ran, its interval, its number of evaluation units when that differs from its
+    column's, and whether it is not significantly different from the column's best."""
 
     text: str
     best: bool = False
+    interval: str = ""
+    units: str = ""
+    tied_with_best: bool = False
 
 
 def format_value(value: float | None) -> str:

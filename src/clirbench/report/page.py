@@ -21,6 +21,7 @@ import polars as pl
 
 from clirbench.core.atomic import write_text
 from clirbench.evaluate.dataset_counts import DatasetStatistics
+from clirbench.report.analyses import analyses_section
 from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
@@ -52,6 +53,7 @@ def build_report(
     ann_overlap: pl.DataFrame | None = None,
     fine_tuning: Sequence[Mapping[str, Any]] = (),
     reranking: Mapping[str, Any] | None = None,
+    analyses: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
 
@@ -67,7 +69,7 @@ def build_report(
         pilot_summary=pilot_summary, pilot_documents=pilot_documents,
         translation_summaries=translation_summaries, translation=translation,
         ann_efficiency=ann_efficiency, ann_overlap=ann_overlap, fine_tuning=fine_tuning,
-        reranking=reranking,
+        reranking=reranking, analyses=analyses,
     )  # fmt: skip
     write_text(page, out_path)
 
@@ -87,6 +89,7 @@ def render_report(
     ann_overlap: pl.DataFrame | None = None,
     fine_tuning: Sequence[Mapping[str, Any]] = (),
     reranking: Mapping[str, Any] | None = None,
+    analyses: Mapping[str, Any] | None = None,
 ) -> str:
     """The page's HTML (what `build_report` writes).
 
@@ -100,7 +103,8 @@ def render_report(
     overlap tables, `approximate_search.read_ann_overlap`), or both. The fine-tuning
     section appears with `fine_tuning` (the training records, one per trained model and
     scope, `fine_tuning.read_training_record`). The re-ranking section appears with
-    `reranking` (records, runs and settings, see `reranking.reranking_section`).
+    `reranking` (records, runs and settings, see `reranking.reranking_section`). The
+    analyses section appears with `analyses` (the tables, see `analyses.analyses_section`).
     """
     if pilot_documents is not None and pilot_summary is None:
         raise ValueError("the pilot's documents were given without the pilot summary")
@@ -115,7 +119,11 @@ def render_report(
         metadata = {**metadata, "translation notices": "; ".join(notices)}
     pairs = [(str(query), str(doc)) for query, doc in highlighted_pairs]
     context = {
-        "table3": table3(summary),
+        "table3": table3(
+            summary,
+            (analyses or {}).get("significance"),
+            (analyses or {}).get("intervals"),
+        ),
         "datasets": dataset_rows(dataset_statistics),
         "heatmaps": heatmaps(summary),
         "highlighted": highlighted_pair_tables(summary, pairs),
@@ -131,6 +139,7 @@ def render_report(
         "approximate": approximate_search(ann_efficiency, ann_overlap, summary),
         "fine_tuning": fine_tuning_section(fine_tuning, summary),
         "reranking": reranking_section(**reranking) if reranking else None,
+        "analyses": analyses_section(**analyses) if analyses else None,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 

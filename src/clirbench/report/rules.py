@@ -17,6 +17,7 @@ import polars as pl
 
 from clirbench.core.intermediate import reading
 from clirbench.evaluate.dataset_counts import read_dataset_counts
+from clirbench.report.analyses import read_tables
 from clirbench.report.approximate_search import read_ann_efficiency, read_ann_overlap
 from clirbench.report.fine_tuning import read_training_record
 from clirbench.report.page import build_report
@@ -46,6 +47,7 @@ def report(
     ann_overlap: list[Path] | None = None,
     fine_tuning: list[Path] | None = None,
     reranking: Mapping[str, Any] | None = None,
+    analyses: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the report page to `out`.
 
@@ -68,7 +70,9 @@ def report(
     scope) add the fine-tuning section; the re-ranking stage's (`reranking`: `records`, one
     training.json per re-ranker and dataset; `labels`, one mapping per re-ranked run, and
     aligned with them the lists of files `RERANKED_RUN_FILES`; `settings`, the stage's
-    depth and queries_per_language) the re-ranking section.
+    depth and queries_per_language) the re-ranking section. The analyses' files
+    (`analyses`: lists of paths under ANALYSIS_TABLES' names, and `settings`, the
+    significance settings) add the analyses section.
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
@@ -95,6 +99,7 @@ def report(
         ),
         fine_tuning=[read_training_record(Path(path)) for path in fine_tuning or []],
         reranking=_reranking_inputs(reranking) if reranking and reranking["records"] else None,
+        analyses=_analyses_inputs(analyses) if analyses else None,
     )
 
 
@@ -115,6 +120,21 @@ def _reranking_inputs(reranking: Mapping[str, Any]) -> dict[str, Any]:
             for i, label in enumerate(labels)
         ],
         "settings": dict(reranking["settings"]),
+    }
+
+
+ANALYSIS_TABLES = (
+    "significance", "intervals", "own_language", "roles", "correlations", "feature_sets"
+)  # fmt: skip
+
+
+def _analyses_inputs(analyses: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`analyses_section`'s arguments: each kind of analysis file read and stacked."""
+    if not any(analyses.get(name) for name in ANALYSIS_TABLES):
+        return None
+    return {
+        **{name: read_tables([Path(p) for p in analyses.get(name) or []]) for name in ANALYSIS_TABLES},
+        "settings": dict(analyses.get("settings") or {}),
     }
 
 

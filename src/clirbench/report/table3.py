@@ -9,6 +9,7 @@ the winner per setting can be read off at a glance.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -19,8 +20,16 @@ from clirbench.report.common import DECIMALS, Cell, conditions, format_value, or
 TABLE_METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
 
 
-def table3(summary: pl.DataFrame) -> dict[str, Any]:
-    """The paper's Table 3: rows systems, columns dataset × condition × metric, macro values."""
+def table3(
+    summary: pl.DataFrame,
+    significance: pl.DataFrame | None = None,
+    intervals: pl.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The paper's Table 3: rows systems, columns dataset × condition × metric, macro values.
+
+    With the analyses' tables, each value tested carries its bootstrap interval, its number
+    of evaluation units where the column's systems differ in it (re-ranked samples), and a
+    mark when its difference from the column's best system is not significant."""
     macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
     datasets = ordered(summary["dataset"])
     per_dataset = {d: conditions(summary.filter(pl.col("dataset") == d)) for d in datasets}
@@ -38,8 +47,59 @@ def table3(summary: pl.DataFrame) -> dict[str, Any]:
         "conditions": [(c, len(TABLE_METRICS)) for d in datasets for c in per_dataset[d]],
         "metrics": [dict(TABLE_METRICS)[metric] for _, _, metric in columns],
         "columns": columns,
-        "rows": list(zip(systems, mark_best(values), strict=True)),
+        "rows": list(
+            zip(systems, annotate(mark_best(values), systems, columns, significance, intervals),
+                strict=True)
+        ),
+        "annotated": intervals is not None,
     }
+
+
+def annotate(
+    rows: list[list[Cell]],
+    systems: list[str],
+    columns: list[tuple[str, str, str]],
+    significance: pl.DataFrame | None,
+    intervals: pl.DataFrame | None,
+) -> list[list[Cell]]:
+    """`rows` with the analyses' interval, unit count and not-significant mark per cell."""
+    if intervals is None or significance is None:
+        return rows
+    keys = ["dataset", "condition", "system", "metric"]
+    bounds = {
+        tuple(row[key] for key in keys): row for row in intervals.iter_rows(named=True)
+    }
+    untested_best = {
+        (row["dataset"], row["condition"], row["system"], row["metric"])
+        for row in significance.filter(
+            (pl.col("relation") == "best system") & ~pl.col("significant")
+        ).iter_rows(named=True)
+    }
+    usual_units = {
+        (d, c, m): intervals.filter(
+            (pl.col("dataset") == d) & (pl.col("condition") == c) & (pl.col("metric") == m)
+        )["n_units"].max()
+        for d, c, m in columns
+    }
+    annotated = []
+    for system, cells in zip(systems, rows, strict=True):
+        row = []
+        for cell, (dataset, condition, metric) in zip(cells, columns, strict=True):
+            found = bounds.get((dataset, condition, system, metric))
+            if found is None:
+                row.append(cell)
+                continue
+            units = found["n_units"]
+            row.append(
+                replace(
+                    cell,
+                    interval=f"{format_value(found['low'])}–{format_value(found['high'])}",
+                    units="" if units == usual_units[(dataset, condition, metric)] else f"{units:,}",
+                    tied_with_best=(dataset, condition, system, metric) in untested_best,
+                )
+            )
+        annotated.append(row)
+    return annotated
 
 
 def mark_best(values: list[list[float | None]]) -> list[list[Cell]]:
