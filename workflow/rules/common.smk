@@ -818,8 +818,7 @@ def analysed_runs(dataset, condition):
 def get_analyses_outputs():
     """Per (dataset, condition): the significance tables, and the language bias tables of
     the conditions `language_bias.conditions` names; once: the language similarity tables."""
-    stage = SETTINGS.analyses
-    if not stage:
+    if not SETTINGS.analyses:
         return []
     return get_significance_files() + get_language_bias_files() + get_language_similarity_files()
 
@@ -829,8 +828,6 @@ def analysis_units():
 
 
 def get_significance_files():
-    if not SETTINGS.analyses:
-        return []
     return [
         f"{OUT}/analyses/{dataset}/{condition}/{table}.parquet"
         for dataset, condition in analysis_units()
@@ -856,8 +853,6 @@ def get_language_bias_files():
 
 
 def get_language_similarity_files():
-    if not SETTINGS.analyses:
-        return []
     return [
         f"{OUT}/analyses/{table}.parquet"
         for table in ("language_similarity", "similarity_correlations", "feature_set_correlations")

@@ -46,11 +46,10 @@ def own_language_share(
     """depth, query_lang (or "all"), share, n_queries: the mean over the evaluated queries of
     the fraction of their top `depth` documents written in their own language. A query the
     run retrieved nothing for counts with share 0 (as it counts 0 in the metrics)."""
+    deepest = _with_languages(top_documents(run, max(DEPTHS)), queries, docs)
     pieces = []
     for depth in DEPTHS:
-        top = _with_languages(top_documents(run, max(DEPTHS)), queries, docs).filter(
-            pl.col("position") <= depth
-        )
+        top = deepest.filter(pl.col("position") <= depth)
         per_query = (
             queries.select("query_id", pl.col("lang").alias("query_lang"))
             .join(

@@ -55,7 +55,7 @@ def comparisons(
     full = sorted(name for name in macro if name not in first_stages)
     if not full:
         return []
-    best = max(full, key=lambda name: (macro[name], [-ord(c) for c in name]))
+    best = min(full, key=lambda name: (-macro[name], name))
     made: list[tuple[str, str, str]] = []
     for system in full:
         if system != best:
@@ -67,7 +67,7 @@ def comparisons(
         for system, first in sorted(first_stages.items())
         if system in macro and first in macro
     ]
-    return list(dict.fromkeys(made))
+    return made
 
 
 def significance(
@@ -112,14 +112,13 @@ def significance(
                 }
             )
         made = comparisons(macro, [b for b in baselines if b in macro], first_stages)
+        # compare_systems keeps the order of the comparisons it is given.
         table = compare_systems(family, [(s, r) for s, r, _ in made], settings)
-        relations = pl.DataFrame(
-            {"system": [s for s, _, _ in made], "reference": [r for _, r, _ in made],
-             "relation": [rel for _, _, rel in made]}
-        )  # fmt: skip
         tested.append(
-            table.join(relations, on=["system", "reference"], how="left", maintain_order="left")
-            .with_columns(metric=pl.lit(metric))
+            table.with_columns(
+                relation=pl.Series([relation for _, _, relation in made], dtype=pl.String),
+                metric=pl.lit(metric),
+            )
         )
     write_parquet(
         _labelled(pl.concat(tested, how="diagonal_relaxed"), dataset, condition), comparisons_out

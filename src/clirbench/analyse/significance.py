@@ -175,8 +175,7 @@ def macro_interval(units: pl.DataFrame, settings: SignificanceSettings) -> tuple
     bootstrap interval, units resampled within their pair."""
     samples = [
         group["value"].to_numpy().astype(np.float64)
-        for _, group in units.sort(UNIT_KEYS if "query_id" in units.columns else PAIR_KEYS)
-        .group_by(PAIR_KEYS, maintain_order=True)
+        for _, group in units.sort(UNIT_KEYS).group_by(PAIR_KEYS, maintain_order=True)
     ]
     estimate = float(np.mean([sample.mean() for sample in samples]))
     # A pair of one unit, or of units that all score the same, has the same mean in every
