@@ -54,6 +54,11 @@ wildcard_constraints:
     chunk="[0-9]+",
 
 
+# The Snakemake report's (`--report`) description of the workflow; its results are the
+# outputs marked with report(...): the page, its tables, summary.csv.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/translate.smk"
@@ -64,6 +69,7 @@ include: "workflow/rules/ann.smk"
 include: "workflow/rules/rerank.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/provenance.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -5,6 +5,7 @@ stratified bootstrap interval."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import logging
@@ -25,7 +26,14 @@ from clirbench.analyse.bias import (
     retrieved_language_distribution,
     retrieved_language_roles,
 )
-from clirbench.analyse.rules import BASELINE, BEST, FIRST_STAGE, comparisons, significance
+from clirbench.analyse.rules import (
+    BASE_MODEL,
+    BASELINE,
+    BEST,
+    FIRST_STAGE,
+    comparisons,
+    significance,
+)
 from clirbench.analyse.rules import significance_settings as rules_settings
 from clirbench.analyse.significance import (
     SignificanceSettings,
@@ -43,8 +51,9 @@ from clirbench.analyse.similarity import (
 )
 from clirbench.core.config_validation import config_schema
 from clirbench.core.atomic import write_parquet
-from clirbench.evaluate.metrics import summarise_pairs, summary_table
+from clirbench.evaluate.metrics import ALL, summarise_pairs, summary_table
 from clirbench.report.page import render_report
+from clirbench.report.table3 import table3
 
 # Student's sleep data (Cushny and Peebles 1905): extra hours of sleep of 10 patients under
 # two drugs. R's t.test(extra ~ group, data = sleep, paired = TRUE): t = -4.0621, df = 9,
@@ -329,6 +338,34 @@ def test_each_system_is_compared_with_the_best_and_the_baselines() -> None:
     assert comparisons({"b": 0.5, "a": 0.5}, [], {}) == [("b", "a", BEST)]
 
 
+def test_a_fine_tuned_system_is_also_compared_with_its_base() -> None:
+    macro = {"bm25": 0.2, "minilm": 0.4, "minilm-qd": 0.6, "me5": 0.8}
+    made = comparisons(macro, ["bm25"], {}, {"minilm-qd": "minilm"})
+    assert ("minilm-qd", "minilm", BASE_MODEL) in made
+    assert ("minilm-qd", "me5", BEST) in made
+    # A base that is the best is compared once, as the best.
+    best_base = comparisons({"minilm": 0.9, "minilm-qd": 0.6}, [], {}, {"minilm-qd": "minilm"})
+    assert best_base == [("minilm-qd", "minilm", BEST)]
+
+
+def test_table3_bolds_the_best_of_the_systems_scored_on_every_query() -> None:
+    """A re-ranked run scored on a sample (1.000 on a few queries) is not the column's best."""
+    summary = pl.DataFrame(
+        {
+            "dataset": ["d"] * 3, "condition": ["original"] * 3,
+            "system": ["bm25", "dense", "bm25>ce"],
+            "query_lang": [ALL] * 3, "doc_lang": [ALL] * 3,
+            "metric": ["recall@100"] * 3, "value": [0.4, 0.8, 1.0],
+        }
+    )  # fmt: skip
+    bold = {
+        system: cells[0].best for system, cells in table3(summary, sampled={"bm25>ce"})["rows"]
+    }
+    assert bold == {"bm25": False, "dense": True, "bm25>ce": False}
+    everyone = {system: cells[0].best for system, cells in table3(summary)["rows"]}
+    assert everyone == {"bm25": False, "dense": False, "bm25>ce": True}
+
+
 # --- the report ---------------------------------------------------------------
 
 
@@ -392,3 +429,23 @@ def test_report_shows_intervals_counts_and_marks(tmp_path: Path) -> None:
     assert "≈" in e_cell and "≈" not in cell
     assert 'id="significance"' in page
     assert 'data-system="E" data-reference="B"' in page
+
+
+def test_figure_6_sets_fine_tuned_encoders_beside_their_base() -> None:
+    from clirbench.report.analyses import fine_tuning_bias_figure
+
+    rows = [
+        ("d", "original", system, 10, lang, share, 5)
+        for system, shares in (("minilm", (0.9, 0.8)), ("minilm-qd", (0.4, 0.3)), ("bm25", (1.0, 1.0)))
+        for lang, share in zip(("de", "ja"), shares, strict=True)
+    ]
+    own = pl.DataFrame(
+        rows,
+        schema=["dataset", "condition", "system", "depth", "query_lang", "share", "n_queries"],
+        orient="row",
+    )
+    png = base64.b64decode(fine_tuning_bias_figure(own, {"minilm-qd": "minilm"}) or "")
+    assert png.startswith(b"\x89PNG")
+    # No fine-tuned system among the runs (or its base missing): no figure.
+    assert fine_tuning_bias_figure(own, {"other-qd": "other"}) is None
+    assert fine_tuning_bias_figure(own.filter(pl.col("system") != "minilm"), {"minilm-qd": "minilm"}) is None

@@ -8,6 +8,7 @@ checked against an independent implementation.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import ir_measures
 import numpy as np
@@ -15,6 +16,7 @@ import polars as pl
 import pytest
 from ir_measures import RR, R, nDCG
 
+from clirbench.core.atomic import write_parquet
 from clirbench.evaluate.metrics import (
     METRICS,
     SUMMARY_COLUMNS,
@@ -23,6 +25,7 @@ from clirbench.evaluate.metrics import (
     summarise_pairs,
     summary_table,
 )
+from clirbench.evaluate.rules import summarise
 
 QUERY_LANGS = ["en", "de", "ja"]
 DOC_LANGS = ["en", "es", "zh"]
@@ -339,6 +342,7 @@ def test_summary_table_prepends_labels_and_sorts() -> None:
         "doc_lang",
         "metric",
         "value",
+        "n_queries",
     ]
     assert table.height == 3 * summary.height
     assert table.equals(summary_table(reversed(pieces)))
@@ -350,6 +354,35 @@ def test_summary_table_prepends_labels_and_sorts() -> None:
     ]
     with pytest.raises(ValueError, match="twice"):
         summary_table([pieces[0], pieces[0]])
+
+
+def test_summary_counts_are_the_pair_files_counts(tmp_path: Path) -> None:
+    """summary.csv's n_queries: each pair's queries as its pairs file has them, and on the
+    macro rows the queries of all the pairs averaged."""
+    data = make_collection(0, tied_scores=True)
+    per_unit = evaluate(data, 1)
+    pairs = summarise_pairs(per_unit)
+    pair_file = tmp_path / "bm25.pairs.parquet"
+    write_parquet(pairs, pair_file)
+    out = tmp_path / "summary.csv"
+    summarise([("xling", "original", "bm25")], [pair_file], out)
+
+    summary = pl.read_csv(out)
+    assert summary.columns == SUMMARY_COLUMNS
+    assert summary["n_queries"].dtype == pl.Int64
+    keys = ["query_lang", "doc_lang", "metric"]
+    joined = summary.join(pairs, on=keys, how="full", suffix="_pairs", validate="1:1")
+    assert joined.height == pairs.height == summary.height
+    assert (joined["n_queries"] == joined["n_queries_pairs"]).all()
+    # Counted again from the units: a pair's queries, and on the macro rows all units.
+    units = per_unit.filter(pl.col("metric") == "recall@100")
+    counted = units.group_by("query_lang", "doc_lang").len()
+    recall = summary.filter(pl.col("metric") == "recall@100")
+    for query_lang, doc_lang, n in counted.iter_rows():
+        row = recall.filter((pl.col("query_lang") == query_lang) & (pl.col("doc_lang") == doc_lang))
+        assert row["n_queries"].item() == n
+    assert recall.filter(pl.col("query_lang") == "all")["n_queries"].item() == units.height
+    assert summary_table([]).columns == SUMMARY_COLUMNS
 
 
 def test_bad_input_is_rejected() -> None:

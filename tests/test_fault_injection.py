@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "faults"
 OUTPUT_FOLDERS = (
     "data", "translation", "translation_pilot", "fine_tuning", "embeddings", "ann", "runs",
-    "reranking", "metrics", "analyses",
+    "reranking", "metrics", "analyses", "provenance",
 )
 # Timings differ from run to run by nature: these files are checked for presence, not bytes.
 TIMED_OUTPUTS = re.compile(r"^ann/[^/]+/efficiency/\.?[^/]+\.json(\.written)?$")
@@ -48,6 +48,8 @@ STAGE_RULES = {
     "retrieve": ("bm25_run", "dense_run"),
     "ann": ("hnsw_index", "hnsw_run", "ann_efficiency", "ann_overlap"),
     "rerank": ("reranker_pairs", "train_reranker", "rerank_queries", "rerank_run"),
+    # Starts once every model is trained (its inputs), so after the kill above.
+    "describe": ("describe_models",),
     "evaluate": ("evaluate_run",),
     "analyse": ("significance", "language_bias", "language_similarity"),
     "report": ("report",),

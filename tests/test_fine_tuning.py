@@ -469,19 +469,37 @@ def test_report_section_sets_fine_tuned_systems_beside_their_base():
         record("minilm-qd", "query-document", "b", [0.2, 0.1], 1),
         record("minilm-phrase", "phrase", "shared", [1.5, 1.6], 2),
     ]
-    section = fine_tuning_section(records, summary)
-    assert section is not None
+    # The analyses' verdicts against the base: query-document significant on "a", phrase not.
+    significance = pl.DataFrame(
+        {
+            "dataset": ["a", "a"],
+            "condition": ["original"] * 2,
+            "metric": ["recall@100"] * 2,
+            "system": ["minilm-qd", "minilm-phrase"],
+            "reference": ["minilm"] * 2,
+            "relation": ["best system", "base model"],
+            "significant": [True, False],
+        }
+    )
+    section = fine_tuning_section(records, summary, significance)
+    assert section is not None and section["tested"]
     (row,) = section["rows"]
-    cells = {(c["dataset"], c["level"]): c["text"] for c in row["cells"]}
+    values = {(c["dataset"], c["level"]): c["values"] for c in row["cells"]}
+    cells = {key: " / ".join(v["text"] for v in shown) or "–" for key, shown in values.items()}
     assert cells[("a", "none")] == "0.300" and cells[("a", "query-document")] == "0.500"
     assert cells[("a", "phrase")] == "0.400" and cells[("b", "phrase")] == "–"
     assert cells[("b", "query-document")] == "0.600" and cells[("a", "word")] == "–"
+    marks = {key: [v["significant"] for v in shown] for key, shown in values.items() if shown}
+    assert marks[("a", "none")] == [None]  # the base itself
+    assert marks[("a", "query-document")] == [True] and marks[("a", "phrase")] == [False]
+    assert marks[("b", "query-document")] == [None]  # not tested
     kept = {(c["model"], c["scope"], c["epoch"]) for c in section["curves"] if c["chosen"]}
     assert kept == {("minilm-qd", "a", 2), ("minilm-qd", "b", 1), ("minilm-phrase", "shared", 2)}
     assert fine_tuning_section([], summary) is None
     page = render_report(summary, {}, pl.DataFrame({"stage": [], "jobs": [], "seconds": []}), [],
                          fine_tuning=records)
     assert 'id="fine-tuning-table"' in page and "(kept)" in page
+    assert "not significantly different from the base encoder" not in page  # untested
 
 
 def test_trainer_options_follow_the_settings(tmp_path: Path):

@@ -110,7 +110,10 @@ def test_paper_config_plans_every_job_of_the_grid(paper_plan: tuple[dict, str]) 
         "significance": runs_per_system,
         "language_bias": len(datasets),
         "language_similarity": 1,
+        # One job identifies every model (BM25s, encoders, trained models) for the report.
+        "describe_models": 1,
         "report": 1,
+        "export_mteb": 1,
         "all": 1,
     }
 

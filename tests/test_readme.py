@@ -40,15 +40,16 @@ def tool() -> ModuleType:
 
 
 def pairs(rows: list[tuple[str, str, float]], macro: tuple[float, float, float]) -> pl.DataFrame:
-    """A summarise_pairs-like table: the given R@100 per pair, and the macro row's 3 metrics."""
-    pair_rows = [(q, d, "recall@100", value) for q, d, value in rows]
+    """A summarise_pairs-like table: the given R@100 per pair (10 queries each), and the
+    macro row's 3 metrics."""
+    pair_rows = [(q, d, "recall@100", value, 10) for q, d, value in rows]
     macro_rows = [
-        ("all", "all", metric, value)
+        ("all", "all", metric, value, 10 * len(rows))
         for metric, value in zip(("recall@100", "recall@10", "ndcg@100"), macro, strict=True)
     ]
     return pl.DataFrame(
         pair_rows + macro_rows,
-        schema=["query_lang", "doc_lang", "metric", "value"],
+        schema=["query_lang", "doc_lang", "metric", "value", "n_queries"],
         orient="row",
     )
 

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import polars as pl
 import pytest
@@ -19,10 +20,10 @@ import pytest
 from clirbench.core.atomic import write_csv, write_json, write_parquet
 from clirbench.core.intermediate import DamagedFileError
 from clirbench.evaluate.dataset_counts import PAPER_COUNTS, DatasetStatistics, write_dataset_counts
-from clirbench.evaluate.metrics import METRICS, summarise_pairs, summary_table
+from clirbench.evaluate.metrics import METRICS, SUMMARY_COLUMNS, summarise_pairs, summary_table
 from clirbench.report import rules
 from clirbench.report.ef_sweep_figure import SweepPoint, sweep_labels
-from clirbench.report.heatmaps import heatmap_panels, heatmap_png
+from clirbench.report.heatmaps import HEATMAP_METRICS, heatmap_panels, heatmaps, panel_table
 from clirbench.report.page import build_report, render_report
 from clirbench.report.pilot_figure import LanguageScores, pilot_figure_png
 from clirbench.report.run_metadata import (
@@ -343,8 +344,18 @@ def test_dataset_statistics_table_beside_the_papers_counts(
     assert page.count("left out of every metric") == 1  # not for clirmatrix (none left out)
 
 
-def _pairs(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=["system", "query_lang", "doc_lang", "value"], orient="row")
+def _pairs(rows: list[tuple[str, str, str, float]], n_queries: int = 5) -> pl.DataFrame:
+    """Summary rows of the pairs: each metric of the heatmaps' switch, the value scaled by
+    the metric's position (1, 1/2, 1/3), `n_queries` queries each."""
+    return pl.DataFrame(
+        [
+            (system, q, d, metric, value / (index + 1), n_queries)
+            for system, q, d, value in rows
+            for index, metric in enumerate(HEATMAP_METRICS)
+        ],
+        schema=["system", "query_lang", "doc_lang", "metric", "value", "n_queries"],
+        orient="row",
+    )
 
 
 def test_heatmap_has_a_panel_per_system_with_the_missing_pair_blank() -> None:
@@ -354,8 +365,15 @@ def test_heatmap_has_a_panel_per_system_with_the_missing_pair_blank() -> None:
     panels = heatmap_panels(pairs)
     assert [panel.title for panel in panels] == ["b", "a"]  # the summary's order
     assert panels[0].rows == panels[0].columns == sorted(LANGS)
-    assert np.isnan(np.diag(panels[0].matrix)).all()  # same-language pairs not evaluated
-    assert np.nansum(panels[0].matrix) == 0.5 * len(LANGS) * (len(LANGS) - 1)
+    recall = panels[0].values["recall@100"]
+    assert np.isnan(np.diag(recall)).all()  # same-language pairs not evaluated
+    assert np.nansum(recall) == 0.5 * len(LANGS) * (len(LANGS) - 1)
+    assert np.nansum(panels[0].values["ndcg@10"]) == pytest.approx(np.nansum(recall) / 3)
+    assert (np.diag(panels[0].counts) == 0).all() and panels[0].counts[0, 1] == 5
+    table = panel_table(panels[0])
+    ar_row = dict(zip(table.columns, table.rows[0][1], strict=True))
+    assert ar_row["ar"].count == "" and ar_row["ar"].values == ()
+    assert ar_row["en"].values == ("0.50", "0.25", "0.17") and ar_row["en"].count == "n=5"
 
 
 def test_heatmap_with_one_document_language_is_one_panel_of_systems() -> None:
@@ -364,8 +382,9 @@ def test_heatmap_with_one_document_language_is_one_panel_of_systems() -> None:
     (panel,) = heatmap_panels(_pairs(rows))
     assert (panel.rows, panel.columns) == (["de", "ja"], ["use-m", "bm25"])
     assert panel.column_label == "system (documents in en)"
-    np.testing.assert_array_equal(panel.matrix, [[0.9, 0.1], [0.8, np.nan]])
-    assert heatmap_png(_pairs(rows), "tatoeba – original").startswith(b"\x89PNG")
+    np.testing.assert_array_equal(panel.values["recall@100"], [[0.9, 0.1], [0.8, np.nan]])
+    np.testing.assert_array_equal(panel.counts, [[5, 5], [5, 0]])
+    assert panel_table(panel).system_columns
 
 
 def test_heatmap_with_one_query_language_is_one_panel_of_systems() -> None:
@@ -374,7 +393,96 @@ def test_heatmap_with_one_query_language_is_one_panel_of_systems() -> None:
     (panel,) = heatmap_panels(_pairs(rows))
     assert (panel.rows, panel.columns) == (["me5", "bm25"], ["de", "sw"])
     assert panel.row_label == "system (queries in en)"
-    np.testing.assert_array_equal(panel.matrix, [[0.7, 0.2], [np.nan, 0.3]])
+    np.testing.assert_array_equal(panel.values["recall@100"], [[0.7, 0.2], [np.nan, 0.3]])
+    assert not panel_table(panel).system_columns
+
+
+def _counted_summary() -> pl.DataFrame:
+    """mkqa, original: 2 systems, 3 languages, each cross-lingual pair with its own count
+    (10 × query language index + document language index + 1) and values by hand."""
+    langs = ["de", "en", "ja"]
+    rows = [
+        ("mkqa", "original", system, q, d, metric, value, 10 * langs.index(q) + langs.index(d) + 1)
+        for system, base in (("bm25", 0.2), ("me5", 0.6))
+        for q in langs
+        for d in langs
+        if q != d
+        for metric, value in zip(METRICS, (base, base / 2, base / 3, base / 4, base / 5),
+                                 strict=True)  # fmt: skip
+    ]
+    return pl.DataFrame(rows, schema=SUMMARY_COLUMNS, orient="row")
+
+
+def _heatmap_tables(section: str) -> dict[str, dict[tuple[str, str], str]]:
+    """Per heatmap panel of the page (by its data-system): (row label, column label) -> the
+    cell's inner HTML. A panel is a CSS grid: a caption, a header line, a line per row."""
+    tables = {}
+    grids = re.findall(r'<div class="heatmap" data-system="([^"]*)"[^>]*>\n(.*?)\n\s*</div>\n',
+                       section, re.DOTALL)  # fmt: skip
+    for system, grid in grids:
+        _, header, *rows = grid.splitlines()
+        cell = re.compile(r'<div(?: class="[^"]*")?>(.*?)</div>')
+        columns = cell.findall(header)[1:]
+        cells = {}
+        for row in rows:
+            label, *values = cell.findall(row)
+            cells.update(
+                {(label, column): value for column, value in zip(columns, values, strict=True)}
+            )
+        tables[system] = cells
+    return tables
+
+
+def test_every_heatmap_cell_shows_its_values_and_query_count() -> None:
+    stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
+    page = render_report(_counted_summary(), {"config_hash": "x"}, stage_times, [])
+    section = _section(page, "heatmaps")
+    tables = _heatmap_tables(section)
+    assert list(tables) == ["bm25", "me5"]
+    bm25, me5 = tables["bm25"], tables["me5"]
+    langs = ["de", "en", "ja"]
+    for q in langs:
+        for d in langs:
+            if q == d:
+                assert bm25[(q, d)] == "–"  # not evaluated: no values, no count
+                continue
+            n = 10 * langs.index(q) + langs.index(d) + 1
+            # recall@100, recall@10, ndcg@10: the switch's metrics, in its order.
+            shown = "".join(f"<span>{value:.2f}</span>" for value in (0.6, 0.3, 0.15))
+            assert me5[(q, d)] == f"{shown}<small>n={n}</small>"
+    assert "n=" in section and "the number of queries it averages" in section
+
+
+def test_heatmap_metric_switch_offers_three_metrics_recall_100_first() -> None:
+    stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
+    page = render_report(_counted_summary(), {"config_hash": "x"}, stage_times, [])
+    section = _section(page, "heatmaps")
+    inputs = re.findall(r'<input type="radio" name="heatmap-metric" id="([^"]+)" '
+                        r'value="([^"]+)"( checked)?>', section)  # fmt: skip
+    assert [(value, checked) for _, value, checked in inputs] == [
+        ("recall@100", " checked"), ("recall@10", ""), ("ndcg@10", "")
+    ]  # fmt: skip
+    labels = re.findall(r'<label for="([^"]+)">(.*?)</label>', section)
+    assert labels == [(id_, label) for (id_, _, _), label in
+                      zip(inputs, ["Recall@100", "Recall@10", "nDCG@10"], strict=True)]  # fmt: skip
+    # The colour bar names the metric shown: one name per metric, CSS shows the checked one's.
+    legend = re.search(r'<span class="heatmap-legend">(.*?)</div>', section, re.DOTALL)
+    assert legend is not None
+    names = re.findall(r'<span class="metric-name">(.*?)</span>', legend.group(1))
+    assert names == ["Recall@100", "Recall@10", "nDCG@10"]
+    for index in range(3):
+        rule = (f"#heatmap-metric-{index}:checked ~ .heatmap-bar "
+                f".metric-name:nth-of-type({index + 1}) {{ display: inline; }}")  # fmt: skip
+        assert rule in section
+    assert "<script" not in section
+    # A colour rule per step, for whichever metric is on: me5's 0.6 is step 30 of recall@100,
+    # class "a30" (b: recall@10, c: ndcg@10).
+    (step_30,) = [line for line in section.splitlines() if ".a30," in line]
+    selectors = ",".join(f"#heatmap-metric-{i}:checked~.heatmap-figures .{letter}30"
+                         for i, letter in enumerate("abc"))  # fmt: skip
+    viridis_06 = matplotlib.colors.to_hex(matplotlib.colormaps["viridis"](0.6))
+    assert step_30 == selectors + f"{{background:{viridis_06};color:#000}}"  # light: dark text
+    assert 'class="a30 b15 c8"' in section  # 0.6, 0.3 and 0.15 in steps of 0.02
 
 
 def _small_summary(conditions: list[str], systems: list[str]) -> pl.DataFrame:
@@ -468,6 +576,15 @@ def test_report_entry_point_on_declared_files(tmp_path: Path) -> None:
     listed = re.findall(r'<th class="row">(.*?)</th>', libraries.group(1))
     assert listed == sorted(REPORTED_LIBRARIES)
     assert f"<code>{pl.__version__}</code>" in libraries.group(1)
+
+
+def test_a_summary_without_query_counts_is_refused(tmp_path: Path) -> None:
+    """A summary.csv of an older version: the page cannot show its counts, so it says so."""
+    summary_path = tmp_path / "summary.csv"
+    write_csv(_small_summary(["original"], ["bm25"]).drop("n_queries"), summary_path)
+    with pytest.raises(ValueError, match="no n_queries column .* rerun the summarise_metrics"):
+        rules.report(summary_path, [], [], {}, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_importing_the_report_rules_loads_no_heavy_libraries() -> None:
@@ -707,7 +824,7 @@ def test_machine_translated_conditions_sorted_and_labelled(translation_page: str
     assert headings == ["original", "reference-english", "machine translation (bergamot)",
                         "machine translation (nllb)"]  # fmt: skip
     heatmaps = _section(translation_page, "heatmaps")
-    captions = re.findall(r"<figcaption>(.*?)</figcaption>", heatmaps)
+    captions = re.findall(r"<figcaption><strong>(.*?)</strong>", heatmaps)
     assert captions == ["mkqa, original", "mkqa, reference-english",
                         "mkqa, machine translation (bergamot)",
                         "mkqa, machine translation (nllb)"]  # fmt: skip
@@ -766,7 +883,7 @@ def test_no_translation_inputs_no_translation_sections(tmp_path: Path) -> None:
     for absent in ("translation-pilot", "translated-conditions", "machine translation",
                    "translation"):  # fmt: skip
         assert absent not in page, absent
-    assert len(re.findall(r"<img ", page)) == 2  # the heatmaps only
+    assert len(re.findall(r"<img ", page)) == 2  # the per-language figures only
 
 
 def test_translation_notices_without_a_translation_section(tmp_path: Path) -> None:
@@ -999,7 +1116,7 @@ def test_ann_ef_sweep_figure_is_an_inline_png(ann_page: str) -> None:
     assert png.startswith(PNG_MAGIC)
     assert 1000 <= int.from_bytes(png[16:20], "big") <= 1400  # about the page's width
     assert "10→100" in section  # the caption explains the labels of ef below k
-    assert len(re.findall(r"<img ", ann_page)) == 2 + 1  # the heatmaps, and the sweep
+    assert len(re.findall(r"<img ", ann_page)) == 2 + 1  # per-language figures, the sweep
 
 
 def test_hnsw_systems_in_the_other_tables(ann_page: str) -> None:
@@ -1058,9 +1175,7 @@ def test_sweep_point_labels() -> None:
     assert [label for _, label in sweep_labels(points[1:2])] == ["10→100"]
 
 
-def test_hnsw_systems_get_no_heatmap_panel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clirbench.report import heatmaps as heatmaps_module
-
+def test_hnsw_systems_get_no_heatmap_panel() -> None:
     rows = [
         ("demo", "original", system, q, d, "recall@100", value, 3)
         for system, value in (("me5", 0.9), ("me5+hnsw", 0.8))
@@ -1072,12 +1187,5 @@ def test_hnsw_systems_get_no_heatmap_panel(monkeypatch: pytest.MonkeyPatch) -> N
                 "n_queries"],
         orient="row",
     )
-    drawn: list[list[str]] = []
-
-    def record_panels(pairs: pl.DataFrame, title: str) -> bytes:
-        drawn.append([panel.title for panel in heatmaps_module.heatmap_panels(pairs)])
-        return b"png"
-
-    monkeypatch.setattr(heatmaps_module, "heatmap_png", record_panels)
-    assert len(heatmaps_module.heatmaps(summary)) == 1
-    assert drawn == [["me5"]]
+    (figure,) = heatmaps(summary).figures
+    assert [panel.title for panel in figure.panels] == ["me5"]

@@ -420,6 +420,8 @@ def test_trec_scores_of_a_reranked_run_are_strictly_decreasing(tmp_path: Path):
 def test_report_table_sets_each_reranked_run_beside_its_first_stage_on_the_same_queries(
     tmp_path: Path,
 ):
+    from clirbench.analyse.rules import significance
+    from clirbench.analyse.significance import SignificanceSettings
     from clirbench.report.reranking import reranking_section
     from clirbench.report.rules import _reranking_inputs
 
@@ -452,21 +454,34 @@ def test_report_table_sets_each_reranked_run_beside_its_first_stage_on_the_same_
          "reranker": "ce", "negatives": "hard", "injected": name.endswith("+injected")}
         for name in ("bm25>ce", "bm25>ce+injected")
     ]  # fmt: skip
-    section = reranking_section(
-        **_reranking_inputs(
-            {"records": [record], "labels": labels, "metrics": [plain, injected],
-             "first_stage_metrics": [first, first], "queries": [queries, queries],
-             "injected_table": [none, one],
-             "settings": {"depth": 100, "queries_per_language": None}}
-        )
+    # The analyses' significance job on the same files: each re-ranked run against its
+    # first stage (one differing query at most: never significant).
+    significance(
+        "toy", "original", {"bm25": first, "bm25>ce": plain, "bm25>ce+injected": injected},
+        {"bm25>ce": "bm25", "bm25>ce+injected": "bm25"}, ["bm25"], ["recall@10", "ndcg@100"],
+        SignificanceSettings(alpha=0.05, permutations=200, bootstrap_resamples=200,
+                             confidence=0.95, seed=1),
+        tmp_path / "significance.parquet", tmp_path / "intervals.parquet",
     )  # fmt: skip
+    inputs = _reranking_inputs(
+        {"records": [record], "labels": labels, "metrics": [plain, injected],
+         "first_stage_metrics": [first, first], "queries": [queries, queries],
+         "injected_table": [none, one],
+         "settings": {"depth": 100, "queries_per_language": None}}
+    )  # fmt: skip
+    untested = reranking_section(**inputs)
+    assert not untested["tested"] and untested["rows"][0]["cells"][0]["significant"] is None
+    section = reranking_section(
+        **inputs, significance=pl.read_parquet(tmp_path / "significance.parquet")
+    )
     plain_row, injected_row = section["rows"]
     assert (plain_row["injected"], injected_row["injected"]) == (False, True)
     assert (plain_row["injected_documents"], injected_row["injected_documents"]) == (0, 1)
     # The first stage on q1 and q2 only (0.5), not on q3 as well.
     assert plain_row["cells"][0] == {"metric": "recall@10", "first": "0.500", "reranked": "0.500",
-                                     "delta": "+0.000"}  # fmt: skip
+                                     "delta": "+0.000", "significant": False}  # fmt: skip
     assert injected_row["cells"][0]["reranked"] == "1.000"
+    assert injected_row["cells"][0]["significant"] is False  # one query of two differs
     assert [c["chosen"] for c in section["curves"]] == [True, False]
 
 

@@ -9,6 +9,9 @@ from snakemake.exceptions import IncompleteCheckpointException
 from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
 from clirbench.core.systems import LEXICAL, RERANKED, RunKey, hnsw_system_name
+from clirbench.provenance.source import source_commit
+from clirbench.provenance.specs import model_specs
+from clirbench.report.downloads import TABLE_CAPTIONS
 from clirbench.rerank.specs import reranked_system_name
 from clirbench.translate.rules import planned_chunks
 from clirbench.translate.startup import translation_setup
@@ -59,8 +62,12 @@ def get_planned_outputs():
         get_reranking_outputs,
         get_evaluate_outputs,
         get_analyses_outputs,
+        get_model_description_outputs,
     )
-    return [path for list_outputs in stages for path in list_outputs()] + [f"{OUT}/report.html"]
+    return [path for list_outputs in stages for path in list_outputs()] + [
+        f"{OUT}/report.html",
+        f"{OUT}/export/mteb",
+    ]
 
 
 def set_aside_damaged_outputs():
@@ -871,12 +878,17 @@ def get_significance_inputs(wildcards):
 
 def get_significance_systems(wildcards):
     """The systems of the per-query files (in their order), each re-ranked system's first
-    stage, and the BM25 baselines."""
+    stage, each fine-tuned system's base encoder, and the BM25 baselines."""
     runs = analysed_runs(wildcards.dataset, wildcards.condition)
     return {
         "names": [run.system.name for run in runs],
         "first_stages": {
             run.system.name: run.system.first_stage for run in runs if run.system.kind is RERANKED
+        },
+        "bases": {
+            run.system.name: run.system.fine_tuned.base
+            for run in runs
+            if run.system.fine_tuned is not None
         },
         "baselines": [run.system.name for run in runs if run.system.kind is LEXICAL],
     }
@@ -929,6 +941,32 @@ def get_analyses_benchmarks():
     return significance + bias + [f"{OUT}/benchmarks/language_similarity/all.tsv"]
 
 
+# --- provenance ---------------------------------------------------------------
+
+
+# The workflow's commit, and whether its checkout had uncommitted changes, as this run
+# starts: the report names the code that made it ("unknown" outside a git checkout).
+SOURCE = source_commit(Path(workflow.basedir))
+
+
+def get_model_description_outputs():
+    return [f"{OUT}/provenance/models.json"]
+
+
+def get_model_description_benchmarks():
+    return [f"{OUT}/benchmarks/describe_models/all.tsv"]
+
+
+def get_described_models():
+    """Every model describe_models identifies (clirbench.provenance.specs)."""
+    return canonical_json({"models": model_specs(STUDY)})
+
+
+def get_trained_model_folders():
+    """The fine-tuned encoders' and re-rankers' folders describe_models reads."""
+    return [folder for folder, _ in get_model_folders()]
+
+
 # --- report -------------------------------------------------------------------
 
 
@@ -945,6 +983,7 @@ def get_benchmark_files():
         get_reranking_benchmarks,
         get_evaluate_benchmarks,
         get_analyses_benchmarks,
+        get_model_description_benchmarks,
     )
     return sorted(path for list_benchmarks in stages for path in list_benchmarks())
 
@@ -955,10 +994,28 @@ def get_report_metadata():
         "config_hash": SETTINGS.hash,
         "models": STUDY.descriptions(),
         "highlighted_pairs": [list(pair) for pair in SETTINGS.evaluation.highlighted_pairs],
+        # The subtitle calls the run a reproduction only on the paper's datasets.
+        "dataset_types": {name: SETTINGS.datasets[name].type for name in STUDY.datasets},
+        "source": SOURCE,
     }
     if SETTINGS.translation:
         metadata["translation"] = get_translation_metadata()
     return canonical_json(metadata)
+
+
+def get_export_systems():
+    """Per system: its description and the name of its model in provenance/models.json (an
+    HNSW system's is its encoder's, a re-ranked system's its re-ranker's)."""
+    systems = {}
+    for system in STUDY.systems.values():
+        if system.reranker is not None:
+            model = system.reranker.name
+        else:
+            model = system.encoder or system.name
+        systems[system.name] = {"model": model, "description": system.description}
+        if system.first_stage:
+            systems[system.name]["first_stage"] = system.first_stage
+    return canonical_json(systems)
 
 
 def get_translation_metadata():

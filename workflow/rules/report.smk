@@ -22,13 +22,23 @@ rule report:
         roles=get_analysis_files("retrieved_language_roles"),
         correlations=get_analysis_files("similarity_correlations"),
         feature_sets=get_analysis_files("feature_set_correlations"),
+        models=get_model_description_outputs(),
     output:
-        report(
+        html=report(
             f"{OUT}/report.html",
             caption="../report/report.rst",
             category="Report",
         ),
+        # The page's tables as CSV (the page links the same bytes), captioned per kind.
+        tables=report(
+            directory(f"{OUT}/tables"),
+            patterns=["{table}.csv"],
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
     params:
+        table_captions=TABLE_CAPTIONS,
         metadata=get_report_metadata(),
         translation_labels=get_translation_labels(),
         reranking=get_reranking_report_params(),
@@ -43,3 +53,28 @@ rule report:
         "../../envs/report.yaml"
     script:
         "../scripts/report.py"
+
+
+# Every system's scores in MTEB's result layout (<system>/<revision>/<task>.json and
+# model_meta.json), for tools that read MTEB results.
+rule export_mteb:
+    input:
+        summary=f"{OUT}/metrics/summary.csv",
+        models=f"{OUT}/provenance/models.json",
+    output:
+        directory(f"{OUT}/export/mteb"),
+    params:
+        systems=get_export_systems(),
+    log:
+        f"{OUT}/logs/export_mteb.log",
+    benchmark:
+        f"{OUT}/benchmarks/export_mteb/all.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    # PyICU's ISO 639-3 table names the languages.
+    conda:
+        "../../envs/retrieval.yaml"
+    script:
+        "../scripts/export_mteb.py"

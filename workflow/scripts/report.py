@@ -16,7 +16,7 @@ report(
     [Path(path) for path in snakemake.input.dataset_counts],
     [Path(path) for path in snakemake.input.benchmarks],
     load_settings(snakemake.params.metadata),
-    Path(snakemake.output[0]),
+    Path(snakemake.output.html),
     pilot_summary=Path(snakemake.input.pilot[0]) if snakemake.input.pilot else None,
     pilot_documents=Path(snakemake.input.pilot[1]) if snakemake.input.pilot else None,
     translation_summaries={
@@ -40,4 +40,6 @@ report(
         **{name: getattr(snakemake.input, name) for name in ANALYSIS_TABLES},
         "settings": load_settings(snakemake.params.significance).get("significance", {}),
     },
+    tables_out=Path(snakemake.output.tables),
+    models=Path(snakemake.input.models[0]),
 )

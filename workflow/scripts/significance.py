@@ -23,4 +23,5 @@ significance(
     significance_settings(settings),
     Path(snakemake.output.comparisons),
     Path(snakemake.output.intervals),
+    bases=systems["bases"],
 )

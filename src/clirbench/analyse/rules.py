@@ -42,16 +42,20 @@ from clirbench.core.trec import read_run
 from clirbench.evaluate.metrics import ALL
 
 BEST, BASELINE, FIRST_STAGE = "best system", "BM25 baseline", "first stage"
+BASE_MODEL = "base model"
 
 
 def comparisons(
     macro: Mapping[str, float],
     baselines: Sequence[str],
     first_stages: Mapping[str, str],
+    bases: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(system, reference, relation) of one family: each system against the best system of
     the full query set (highest macro average; ties: the first name) and against each
-    baseline; a re-ranked system (a key of `first_stages`) against its first stage only."""
+    baseline; a fine-tuned system (a key of `bases`) also against its base encoder (the
+    paper's Table 4 question: did fine-tuning help?); a re-ranked system (a key of
+    `first_stages`) against its first stage only."""
     full = sorted(name for name in macro if name not in first_stages)
     if not full:
         return []
@@ -62,6 +66,9 @@ def comparisons(
             made.append((system, best, BEST))
         # Against each baseline, unless that is itself or the best (compared just above).
         made += [(system, base, BASELINE) for base in baselines if base not in (system, best)]
+        base_model = (bases or {}).get(system)
+        if base_model is not None and base_model in macro and base_model not in (best, *baselines):
+            made.append((system, base_model, BASE_MODEL))
     made += [
         (system, first, FIRST_STAGE)
         for system, first in sorted(first_stages.items())
@@ -80,10 +87,12 @@ def significance(
     settings: SignificanceSettings,
     comparisons_out: Path,
     intervals_out: Path,
+    bases: Mapping[str, str] | None = None,
 ) -> None:
     """Test one (dataset, condition)'s systems per metric; write the comparisons and the
     intervals. `per_query_files`: system -> its per-unit metrics; `first_stages`: re-ranked
-    system -> its first stage; `baselines`: the BM25 systems among them."""
+    system -> its first stage; `baselines`: the BM25 systems among them; `bases`:
+    fine-tuned system -> its base encoder."""
     values = pl.concat(
         [
             read_parquet(path).with_columns(system=pl.lit(system))
@@ -111,7 +120,7 @@ def significance(
                     "n_pairs": units.select("query_lang", "doc_lang").n_unique(),
                 }
             )
-        made = comparisons(macro, [b for b in baselines if b in macro], first_stages)
+        made = comparisons(macro, [b for b in baselines if b in macro], first_stages, bases)
         # compare_systems keeps the order of the comparisons it is given.
         table = compare_systems(family, [(s, r) for s, r, _ in made], settings)
         tested.append(

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
+
+from clirbench.core.intermediate import reading
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +27,11 @@ SHALLOW = 10
 ALL = "all"  # language label of the macro-average rows
 
 UNIT_KEYS = ["query_id", "query_lang", "doc_lang"]
-SUMMARY_COLUMNS = ["dataset", "condition", "system", "query_lang", "doc_lang", "metric", "value"]
+# n_queries: the evaluation units behind the value, so every number a reader compares comes
+# with its sample size (a pair's queries; on the macro rows, the units of all pairs).
+SUMMARY_COLUMNS = [
+    "dataset", "condition", "system", "query_lang", "doc_lang", "metric", "value", "n_queries"
+]  # fmt: skip
 
 
 def evaluate_run(
@@ -133,7 +140,11 @@ def summarise_pairs(per_unit: pl.DataFrame) -> pl.DataFrame:
 
 
 def summary_table(pieces: Iterable[tuple[str, str, str, pl.DataFrame]]) -> pl.DataFrame:
-    """Stack (dataset, condition, system, summarise_pairs output) into the summary.csv table."""
+    """Stack (dataset, condition, system, summarise_pairs output) into the summary.csv table.
+
+    n_queries is carried over as summarise_pairs counts it: the evaluation units of the pair,
+    and on the macro ("all") rows the units of all pairs averaged.
+    """
     labelled: list[pl.DataFrame] = []
     seen: set[tuple[str, str, str]] = set()
     for dataset, condition, system, summary in pieces:
@@ -149,6 +160,7 @@ def summary_table(pieces: Iterable[tuple[str, str, str, pl.DataFrame]]) -> pl.Da
                 doc_lang=pl.col("doc_lang"),
                 metric=pl.col("metric"),
                 value=pl.col("value").cast(pl.Float64),
+                n_queries=pl.col("n_queries").cast(pl.Int64),
             )
         )
     if not labelled:
@@ -279,4 +291,20 @@ def _require_unique(frame: pl.DataFrame, keys: list[str], name: str) -> None:
 
 
 def _summary_dtype(name: str) -> type[pl.DataType]:
-    return pl.Float64 if name == "value" else pl.String
+    return {"value": pl.Float64, "n_queries": pl.Int64}.get(name, pl.String)
+
+
+def read_summary(path: Path) -> pl.DataFrame:
+    """summary.csv (`summary_table`, as written) with its labels as text (a dataset named 2024
+    stays "2024"), values as floats and counts as integers."""
+    with reading(path):
+        table = pl.read_csv(path, infer_schema=False)
+    if "n_queries" not in table.columns:
+        # Written before the counts were added: the report shows them beside the values.
+        raise ValueError(
+            f"{path}: no n_queries column (written by an older version); "
+            "rerun the summarise_metrics rule"
+        )
+    return table.with_columns(
+        pl.col("value").cast(pl.Float64), pl.col("n_queries").cast(pl.Int64)
+    )

@@ -8,7 +8,8 @@ retrieves, and whether results follow linguistic similarity.
   average with its bootstrap interval.
 - Language bias (the paper's Figures 6 and 8): the share of the top 1 and top 10 written in
   the query's language, and for queries whose relevant documents are in other languages,
-  how the top 10 split by role against uniform retrieval, with a figure.
+  how the top 10 split by role against uniform retrieval, with a figure; Figure 6 sets each
+  fine-tuned encoder's own-language share per query language beside its base encoder's.
 - Linguistic similarity (Table 8): Spearman's rho (p-value, pairs) of each lang2vec view
   against each system's per-pair metric, and the views' own correlation matrix.
 """
@@ -16,7 +17,6 @@ retrieves, and whether results follow linguistic similarity.
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +27,7 @@ import polars as pl
 from clirbench.analyse.feature_sets import FEATURE_SETS
 from clirbench.core.intermediate import read_parquet
 from clirbench.core.systems import condition_sort_key
-from clirbench.report.common import MISSING, condition_label, format_value
+from clirbench.report.common import MISSING, condition_label, format_value, png_bytes
 
 METRIC_LABELS = {
     "recall@100": "Recall@100",
@@ -53,8 +53,10 @@ def analyses_section(
     correlations: pl.DataFrame | None,
     feature_sets: pl.DataFrame | None,
     settings: Mapping[str, Any],
+    bases: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """The section's context, or None when the analyses did not run."""
+    """The section's context, or None when the analyses did not run. `bases`: fine-tuned
+    system -> its base encoder (Figure 6 sets them side by side)."""
     if significance is None and own_language is None and correlations is None:
         return None
     return {
@@ -65,6 +67,10 @@ def analyses_section(
         "significance": _significance_tables(significance, intervals),
         "bias": _bias_tables(own_language, roles),
         "bias_figure": _bias_figure(roles) if roles is not None else None,
+        "fine_tuning_bias_figure": (
+            fine_tuning_bias_figure(own_language, bases) if own_language is not None and bases
+            else None
+        ),
         "similarity": _similarity_table(correlations),
         "feature_sets": _matrix(feature_sets),
     }
@@ -207,10 +213,58 @@ def _bias_figure(roles: pl.DataFrame) -> str | None:
         # Above the bars, so it hides none of them.
         axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=3, fontsize=8, frameon=False)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    png = png_bytes(figure, dpi=110)
     plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(png).decode("ascii")
+
+
+def fine_tuning_bias_figure(own_language: pl.DataFrame, bases: Mapping[str, str]) -> str | None:
+    """Figure 6: per query language, the top 10's share in the query's language of each base
+    encoder beside its fine-tuned versions (one panel per dataset, condition and base)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top10 = own_language.filter((pl.col("depth") == 10) & (pl.col("query_lang") != "all"))
+    present = set(top10["system"])
+    families = {
+        base: sorted(tuned for tuned, of in bases.items() if of == base and tuned in present)
+        for base in sorted(set(bases.values()))
+        if base in present
+    }
+    panels = [
+        (dataset, condition, base, tuned)
+        for dataset, condition in top10.select("dataset", "condition").unique(maintain_order=True).rows()
+        for base, tuned in families.items()
+        if tuned
+    ]
+    if not panels:
+        return None
+    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.8 * len(panels)), squeeze=False)
+    for axis, (dataset, condition, base, tuned) in zip(axes[:, 0], panels, strict=True):
+        unit = top10.filter((pl.col("dataset") == dataset) & (pl.col("condition") == condition))
+        languages = sorted(set(unit["query_lang"]))
+        systems = [base, *tuned]
+        width = 0.8 / len(systems)
+        for index, system in enumerate(systems):
+            shares = dict(unit.filter(pl.col("system") == system).select("query_lang", "share").iter_rows())
+            axis.bar(
+                [position + index * width for position in range(len(languages))],
+                [shares.get(language, math.nan) for language in languages],
+                width=width,
+                label=f"{system} (base)" if system == base else system,
+            )
+        axis.set_xticks([position + 0.4 - width / 2 for position in range(len(languages))], languages)
+        axis.set_ylim(0, 1)
+        axis.set_ylabel("top 10 in query language")
+        axis.set_xlabel("query language")
+        axis.set_title(f"{dataset}, {condition_label(condition)}: {base} before and after fine-tuning", fontsize=10)
+        axis.legend(fontsize=8, frameon=False, ncol=len(systems))
+    figure.tight_layout()
+    png = png_bytes(figure, dpi=100)
+    plt.close(figure)
+    return base64.b64encode(png).decode("ascii")
 
 
 def _similarity_table(correlations: pl.DataFrame | None) -> dict[str, Any] | None:

@@ -6,8 +6,10 @@ about the number of decimals, the dash for a missing value or the order of the c
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -55,3 +57,27 @@ def condition_label(name: str) -> str:
 def value_lookup(frame: pl.DataFrame, keys: list[str]) -> dict[tuple[str, ...], float]:
     """The `value` column keyed by the given columns."""
     return {tuple(row[:-1]): row[-1] for row in frame.select(*keys, "value").iter_rows()}
+
+
+# (dataset, condition, metric, system, reference) -> whether the difference is significant.
+SignificanceLookup = dict[tuple[str, str, str, str, str], bool]
+
+
+def significance_lookup(significance: pl.DataFrame | None) -> SignificanceLookup:
+    """The analyses' verdicts (randomisation test, Holm-corrected) by comparison, whatever
+    relation it was made for; empty without the analyses."""
+    if significance is None:
+        return {}
+    keys = ("dataset", "condition", "metric", "system", "reference")
+    return {
+        (row[0], row[1], row[2], row[3], row[4]): bool(row[5])
+        for row in significance.select(*keys, "significant").iter_rows()
+    }
+
+
+def png_bytes(figure: Any, dpi: float | None = None) -> bytes:
+    """A matplotlib figure as PNG bytes, without the "Software" tag: the bytes then depend
+    only on the data (and matplotlib's rendering), so a rerun writes the same page."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi or "figure", metadata={"Software": None})
+    return buffer.getvalue()

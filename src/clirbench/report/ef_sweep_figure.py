@@ -15,7 +15,6 @@ the other figures.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from clirbench.report.common import png_bytes
 
 PANELS_PER_ROW = 3  # more and the ef labels crowd at page width
 FIGURE_WIDTH = 11.0  # inches; at 110 dpi about the page's width
@@ -100,10 +101,7 @@ def ef_sweep_png(curves: Sequence[SweepCurve], top_k: str) -> bytes:
     ]  # fmt: skip
     figure.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6),
                   fontsize=9, frameon=False)  # fmt: skip
-    buffer = io.BytesIO()
-    # No "Software" tag: the bytes then depend only on the data (and matplotlib's rendering).
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def _curve(axis: Any, curve: SweepCurve, colour: Any) -> None:

@@ -12,7 +12,6 @@ summary.csv.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +21,13 @@ import polars as pl
 
 from clirbench.core.intermediate import reading
 from clirbench.core.systems import ORIGINAL
-from clirbench.report.common import MISSING, format_value
+from clirbench.report.common import (
+    MISSING,
+    SignificanceLookup,
+    format_value,
+    png_bytes,
+    significance_lookup,
+)
 
 LEVELS = ("word", "phrase", "query-document")
 TABLE_METRIC = "recall@100"
@@ -41,9 +46,13 @@ def read_training_record(path: Path) -> dict[str, Any]:
 
 
 def fine_tuning_section(
-    records: Sequence[Mapping[str, Any]], summary: pl.DataFrame
+    records: Sequence[Mapping[str, Any]],
+    summary: pl.DataFrame,
+    significance: pl.DataFrame | None = None,
 ) -> dict[str, Any] | None:
-    """The section's context, or None without fine-tuned models."""
+    """The section's context, or None without fine-tuned models. With the analyses'
+    `significance` table, a fine-tuned value not significantly different from its base
+    encoder's (paired randomisation test, Holm-corrected) is marked."""
     if not records:
         return None
     models = _models(records)
@@ -54,19 +63,20 @@ def fine_tuning_section(
         & (pl.col("query_lang") == "all")
     )
     values = {(d, s): v for d, s, v in macro.select("dataset", "system", "value").iter_rows()}
+    verdicts = significance_lookup(significance)
     datasets = sorted({d for d, _ in values})
     rows = []
     for base in sorted({model["base"] for model in models.values()}):
         cells = []
         for dataset in datasets:
             cells.append(
-                {"dataset": dataset, "level": "none", "text": _text(values, dataset, [base]),
-                 "systems": [base]}
+                {"dataset": dataset, "level": "none", "systems": [base],
+                 "values": _values(values, dataset, [base], base, condition, verdicts)}
             )  # fmt: skip
             for level in LEVELS:
                 names = sorted(n for n, m in models.items() if m["base"] == base and m["level"] == level)
-                cells.append({"dataset": dataset, "level": level, "text": _text(values, dataset, names),
-                              "systems": names})
+                cells.append({"dataset": dataset, "level": level, "systems": names,
+                              "values": _values(values, dataset, names, base, condition, verdicts)})
         rows.append({"base": base, "cells": cells})
     return {
         "metric": TABLE_METRIC,
@@ -74,6 +84,7 @@ def fine_tuning_section(
         "datasets": datasets,
         "levels": [("none", "None")] + [(level, LEVEL_LABELS[level]) for level in LEVELS],
         "rows": rows,
+        "tested": bool(verdicts),
         "models": [_model_row(name, model) for name, model in models.items()],
         "curves": _curves(records),
         "figure": base64.b64encode(training_curves_png(records)).decode("ascii"),
@@ -97,9 +108,28 @@ def _models(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return dict(sorted(models.items()))
 
 
-def _text(values: Mapping[tuple[str, str], float], dataset: str, systems: Sequence[str]) -> str:
-    shown = [format_value(values[(dataset, s)]) for s in systems if (dataset, s) in values]
-    return " / ".join(shown) or MISSING
+def _values(
+    values: Mapping[tuple[str, str], float],
+    dataset: str,
+    systems: Sequence[str],
+    base: str,
+    condition: str,
+    verdicts: SignificanceLookup,
+) -> list[dict[str, Any]]:
+    """A cell's values as shown, each with whether it differs significantly from the base
+    encoder's (None: not tested, or the base itself)."""
+    return [
+        {
+            "text": format_value(values[(dataset, system)]),
+            "significant": (
+                None
+                if system == base
+                else verdicts.get((dataset, condition, TABLE_METRIC, system, base))
+            ),
+        }
+        for system in systems
+        if (dataset, system) in values
+    ]
 
 
 def _model_row(name: str, model: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,6 +211,4 @@ def training_curves_png(records: Sequence[Mapping[str, Any]]) -> bytes:
         panel.grid(alpha=0.3)
         panel.xaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return png_bytes(figure)

@@ -1,57 +1,101 @@
-"""Heatmaps of Recall@100 per query language × document language, one figure per dataset
-and condition.
+"""Heatmaps of a metric per query language × document language, one figure per dataset and
+condition, each cell with the number of queries behind its value.
 
 The paper's question is which language pairs a system handles and which it does not; a
 matrix per system shows that at once (a weak query language is a dark row, a weak document
-language a dark column). Figures are inline PNGs so the page stays self-contained.
+language a dark column). A pair's value means little without its sample size (a pair of 4
+queries moves by 0.25 with one query), so every cell also says how many queries it averages.
+
+The heatmaps are HTML tables, coloured by CSS, rather than images: their numbers are text,
+legible at the page's width and at any zoom, and the metric switch (Recall@100, Recall@10,
+nDCG@10; radio buttons and :checked selectors, no script) only shows another of the three
+values every cell holds. Three images per figure, at a size where the labels are legible,
+would make the page several megabytes larger and the report job tens of seconds slower.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import matplotlib
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Colormap
-from matplotlib.figure import Figure
+from matplotlib.colors import Colormap, to_hex
 
 from clirbench.core.systems import HNSW_SUFFIX
 from clirbench.evaluate.metrics import ALL
-from clirbench.report.common import MISSING, condition_label, conditions, ordered
+from clirbench.report.common import MISSING, conditions, ordered
 
-HEATMAP_METRIC = "recall@100"
+# The switch's choices, the first shown when the page opens.
+HEATMAP_METRICS: tuple[str, ...] = ("recall@100", "recall@10", "ndcg@10")
+METRIC_LABELS = {"recall@100": "Recall@100", "recall@10": "Recall@10", "ndcg@10": "nDCG@10"}
 COLOUR_MAP = "viridis"
-
-
-@dataclass(frozen=True)
-class Heatmap:
-    dataset: str
-    condition: str
-    png_base64: str
-    alt: str
+# Cells are coloured in steps of 1 / COLOUR_STEPS (a CSS class per step and metric); the
+# exact value is the cell's text.
+COLOUR_STEPS = 50
+SCALE_STOPS = 11  # colours of the legend's gradient, 0 to 1
+# CSS class prefix of each metric's colour step, in HEATMAP_METRICS order: "a37" is step 37
+# of the first metric.
+CLASS_PREFIXES = "abcdefghij"
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One matrix of a heatmap figure: `rows` × `columns` values (NaN: not evaluated)."""
+    """One matrix of a heatmap figure: `rows` × `columns`, per metric of HEATMAP_METRICS its
+    values (NaN: not evaluated), and the number of queries of each cell (0: not evaluated)."""
 
     title: str
     rows: list[str]
     columns: list[str]
     row_label: str
     column_label: str
-    matrix: np.ndarray
+    values: dict[str, np.ndarray]
+    counts: np.ndarray
 
 
-def heatmaps(summary: pl.DataFrame) -> list[Heatmap]:
-    """One inline PNG per dataset × condition, one panel per system.
+@dataclass(frozen=True)
+class HeatmapCell:
+    """One cell as the page shows it: a value per metric of the switch, the CSS classes of
+    their colours, and the query count ("" and no values when the pair was not evaluated)."""
+
+    values: tuple[str, ...]
+    classes: str
+    count: str
+
+
+@dataclass(frozen=True)
+class PanelTable:
+    """A panel ready for the template: its header row, and per row a label and its cells."""
+
+    title: str
+    row_label: str
+    column_label: str
+    columns: list[str]
+    rows: list[tuple[str, list[HeatmapCell]]]
+    system_columns: bool  # columns are system names: set vertically, they are long
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    dataset: str
+    condition: str
+    panels: list[PanelTable]
+
+
+@dataclass(frozen=True)
+class HeatmapSection:
+    """The heatmaps section's context: the switch's metrics (name, label), one figure per
+    dataset × condition, the CSS of the colour steps and the legend's gradient."""
+
+    metrics: list[tuple[str, str]]
+    figures: list[Heatmap]
+    colour_css: str
+    scale: str
+
+
+def heatmaps(summary: pl.DataFrame) -> HeatmapSection:
+    """One figure per dataset × condition, one panel per system.
 
     HNSW systems (`<encoder>+hnsw`) get no panel: their pairs differ from their exact
     search's only where the graph missed documents, which the approximate-search section
@@ -59,111 +103,128 @@ def heatmaps(summary: pl.DataFrame) -> list[Heatmap]:
     """
     pairs = summary.filter(
         (pl.col("query_lang") != ALL)
-        & (pl.col("metric") == HEATMAP_METRIC)
+        & pl.col("metric").is_in(HEATMAP_METRICS)
         & ~pl.col("system").str.ends_with(HNSW_SUFFIX)
     )
-    images: list[Heatmap] = []
+    figures: list[Heatmap] = []
     for dataset in ordered(pairs["dataset"]):
         in_dataset = pairs.filter(pl.col("dataset") == dataset)
         for condition in conditions(in_dataset):
-            panel_data = in_dataset.filter(pl.col("condition") == condition)
-            label = condition_label(condition)
-            png = heatmap_png(panel_data, title=f"{dataset} – {label}")
-            alt = f"Recall@100 per query language × document language, {dataset}, {label}"
-            images.append(Heatmap(dataset, condition, base64.b64encode(png).decode("ascii"), alt))
-    return images
+            panels = heatmap_panels(in_dataset.filter(pl.col("condition") == condition))
+            figures.append(Heatmap(dataset, condition, [panel_table(p) for p in panels]))
+    colour_map = _colour_map()
+    return HeatmapSection(
+        metrics=[(metric, METRIC_LABELS[metric]) for metric in HEATMAP_METRICS],
+        figures=figures,
+        colour_css=colour_css(colour_map),
+        scale=", ".join(to_hex(colour_map(i / (SCALE_STOPS - 1))) for i in range(SCALE_STOPS)),
+    )
 
 
 def heatmap_panels(pairs: pl.DataFrame) -> list[Panel]:
     """Query language × document language, one panel per system; when one side has a single
-    language (Tatoeba xx→en, WikiCLIR en→xx) one panel instead, the systems on the other axis."""
+    language (Tatoeba xx→en, WikiCLIR en→xx) one panel instead, the systems on the other axis.
+
+    `pairs`: summary rows (system, query_lang, doc_lang, metric, value, n_queries) of one
+    dataset and condition, without the macro rows.
+    """
     systems = ordered(pairs["system"])
     query_langs = sorted(set(pairs["query_lang"]))
     doc_langs = sorted(set(pairs["doc_lang"]))
     if len(doc_langs) == 1:
-        matrix = _matrix(pairs, "query_lang", query_langs, "system", systems)
         label = f"system (documents in {doc_langs[0]})"
-        return [Panel("", query_langs, systems, "query language", label, matrix)]
+        keys = ("query_lang", query_langs, "system", systems)
+        return [_panel(pairs, "", keys, ("query language", label))]
     if len(query_langs) == 1:
-        matrix = _matrix(pairs, "system", systems, "doc_lang", doc_langs)
         label = f"system (queries in {query_langs[0]})"
-        return [Panel("", systems, doc_langs, label, "document language", matrix)]
+        keys = ("system", systems, "doc_lang", doc_langs)
+        return [_panel(pairs, "", keys, (label, "document language"))]
+    keys = ("query_lang", query_langs, "doc_lang", doc_langs)
+    labels = ("query language", "document language")
     return [
-        Panel(
-            system,
-            query_langs,
-            doc_langs,
-            "query language",
-            "document language",
-            _matrix(pairs.filter(pl.col("system") == system), "query_lang", query_langs,
-                    "doc_lang", doc_langs),
-        )
+        _panel(pairs.filter(pl.col("system") == system), system, keys, labels)
         for system in systems
-    ]  # fmt: skip
+    ]
 
 
-def heatmap_png(pairs: pl.DataFrame, title: str) -> bytes:
-    """PNG of the heatmap panels (`heatmap_panels`), one colour scale 0–1."""
-    panels = heatmap_panels(pairs)
-    n_cols = min(3, len(panels))
-    n_rows = math.ceil(len(panels) / n_cols)
-    n_rows_cells = max(len(panel.rows) for panel in panels)
-    n_column_cells = max(len(panel.columns) for panel in panels)
-    cell = 0.55 if max(n_rows_cells, n_column_cells) <= 8 else 0.42
-    width = n_cols * (n_column_cells * cell + 1.2) + 1.2
-    height = n_rows * (n_rows_cells * cell + 1.1) + 0.6
-    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)  # Agg without pyplot: no global backend state, safe in a library
-    colour_map = _colour_map()
-    axes = figure.subplots(n_rows, n_cols, squeeze=False)
-    image = None
-    for axis, panel in zip(axes.flat, panels, strict=False):
-        image = _draw_panel(axis, panel, colour_map)
-    for unused in axes.flat[len(panels) :]:
-        unused.set_visible(False)
-    if image is not None:
-        figure.colorbar(image, ax=axes, shrink=0.8, label="Recall@100")
-    figure.suptitle(title, fontsize=11)
-    buffer = io.BytesIO()
-    # No "Software" tag: the bytes then depend only on the data (and matplotlib's rendering).
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+def panel_table(panel: Panel) -> PanelTable:
+    """The panel's cells as text: values to 2 decimals, colour classes, "n=<queries>"."""
+    steps = {metric: _colour_steps(panel.values[metric]) for metric in HEATMAP_METRICS}
+    rows: list[tuple[str, list[HeatmapCell]]] = []
+    for row_index, row in enumerate(panel.rows):
+        cells: list[HeatmapCell] = []
+        for column_index in range(len(panel.columns)):
+            at = (row_index, column_index)
+            values = [float(panel.values[metric][at]) for metric in HEATMAP_METRICS]
+            if all(np.isnan(values)):
+                cells.append(HeatmapCell((), "", ""))
+                continue
+            classes = " ".join(
+                f"{CLASS_PREFIXES[i]}{steps[metric][at]}"
+                for i, metric in enumerate(HEATMAP_METRICS)
+                if not np.isnan(values[i])
+            )
+            texts = tuple(MISSING if np.isnan(value) else f"{value:.2f}" for value in values)
+            cells.append(HeatmapCell(texts, classes, f"n={int(panel.counts[at])}"))
+        rows.append((row, cells))
+    system_columns = panel.column_label.startswith("system")
+    return PanelTable(
+        panel.title, panel.row_label, panel.column_label, panel.columns, rows, system_columns
+    )
+
+
+def colour_css(colour_map: Colormap) -> str:
+    """One rule per colour step: the step's background for whichever metric is switched on,
+    white or black text by the background's luminance."""
+    rules = []
+    for step in range(COLOUR_STEPS + 1):
+        rgba = colour_map(step / COLOUR_STEPS)
+        selectors = ",".join(
+            f"#heatmap-metric-{i}:checked~.heatmap-figures .{CLASS_PREFIXES[i]}{step}"
+            for i in range(len(HEATMAP_METRICS))
+        )
+        rules.append(f"{selectors}{{background:{to_hex(rgba)};color:{_text_colour(rgba)}}}")
+    return "\n".join(rules)
+
+
+def _panel(
+    pairs: pl.DataFrame,
+    title: str,
+    keys: tuple[str, list[str], str, list[str]],
+    labels: tuple[str, str],
+) -> Panel:
+    _, rows, _, columns = keys
+    values = {
+        metric: _matrix(pairs.filter(pl.col("metric") == metric), keys, "value", np.nan)
+        for metric in HEATMAP_METRICS
+    }
+    # The count is the pair's, whatever the metric: the first metric's rows carry it.
+    first = pairs.filter(pl.col("metric") == HEATMAP_METRICS[0])
+    counts = _matrix(first, keys, "n_queries", 0).astype(np.int64)
+    return Panel(title, rows, columns, labels[0], labels[1], values, counts)
 
 
 def _matrix(
-    pairs: pl.DataFrame, row_key: str, rows: list[str], column_key: str, columns: list[str]
+    pairs: pl.DataFrame, keys: tuple[str, list[str], str, list[str]], column: str, empty: float
 ) -> np.ndarray:
-    matrix = np.full((len(rows), len(columns)), np.nan)
-    for row, column, value in pairs.select(row_key, column_key, "value").iter_rows():
-        matrix[rows.index(row), columns.index(column)] = value
+    row_key, rows, column_key, columns = keys
+    matrix = np.full((len(rows), len(columns)), empty, dtype=np.float64)
+    for row, column_name, value in pairs.select(row_key, column_key, column).iter_rows():
+        matrix[rows.index(row), columns.index(column_name)] = value
     return matrix
 
 
-def _draw_panel(axis: Any, panel: Panel, colour_map: Colormap) -> Any:
-    matrix = panel.matrix
-    image = axis.imshow(np.ma.masked_invalid(matrix), cmap=colour_map, vmin=0.0, vmax=1.0)
-    axis.set_title(panel.title, fontsize=10)
-    axis.set_xticks(range(len(panel.columns)), panel.columns, fontsize=8)
-    axis.set_yticks(range(len(panel.rows)), panel.rows, fontsize=8)
-    if len(panel.columns) > 1 and max(map(len, panel.columns)) > 3:  # system names
-        axis.tick_params(axis="x", labelrotation=45)
-    axis.set_xlabel(panel.column_label, fontsize=8)
-    axis.set_ylabel(panel.row_label, fontsize=8)
-    axis.tick_params(length=0)
-    font_size = 8 if max(matrix.shape) <= 8 else 7
-    for (row, column), value in np.ndenumerate(matrix):
-        label = MISSING if np.isnan(value) else f"{value:.2f}"
-        colour = "black" if np.isnan(value) else _text_colour(colour_map(value))
-        axis.text(column, row, label, ha="center", va="center", fontsize=font_size, color=colour)
-    return image
+def _colour_steps(matrix: np.ndarray) -> np.ndarray:
+    # Values outside 0–1 cannot occur for these metrics; clipped all the same, so a step
+    # always has a rule.
+    return np.rint(np.clip(np.nan_to_num(matrix), 0.0, 1.0) * COLOUR_STEPS).astype(np.int64)
 
 
 def _colour_map() -> Colormap:
-    # Missing pairs are drawn light grey, outside the colour scale.
-    return matplotlib.colormaps[COLOUR_MAP].with_extremes(bad="#e6e6e6")
+    return matplotlib.colormaps[COLOUR_MAP]
 
 
 def _text_colour(rgba: Sequence[float]) -> str:
     # Relative luminance decides: dark text on the light (yellow) end, white on the dark end.
     red, green, blue = rgba[:3]
-    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "white"
+    return "#000" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "#fff"

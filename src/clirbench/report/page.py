@@ -3,10 +3,10 @@
 Self-contained means no network access is needed to read it (images are inlined PNGs,
 styles are inline), so the page can be archived or mailed next to the results and still
 render years later. This module assembles the sections' contexts (one module per section:
-table3, datasets, heatmaps, highlighted_pairs, run_metadata; translated_conditions and
-translation_pilot for the translation stage; approximate_search for the ANN stage) and
-renders templates/report.html.j2, which includes one part per section from
-templates/sections/.
+table3, datasets, heatmaps, per_language, highlighted_pairs, run_metadata;
+translated_conditions and translation_pilot for the translation stage; approximate_search
+for the ANN stage) and renders templates/report.html.j2, which includes one part per section
+from templates/sections/.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from clirbench.report.analyses import analyses_section
 from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
+from clirbench.report.downloads import add_csv_downloads, write_tables
 from clirbench.report.fine_tuning import fine_tuning_section
 from clirbench.report.reranking import reranking_section
 from clirbench.report.heatmaps import heatmaps
+from clirbench.report.per_language import per_language
 from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
 from clirbench.report.run_metadata import run_metadata
 from clirbench.report.table3 import table3
@@ -54,13 +56,15 @@ def build_report(
     fine_tuning: Sequence[Mapping[str, Any]] = (),
     reranking: Mapping[str, Any] | None = None,
     analyses: Mapping[str, Any] | None = None,
+    tables_out: Path | None = None,
 ) -> None:
-    """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`).
+    """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`),
+    each table with a CSV download link; with `tables_out`, the same CSVs in that folder.
 
     `metadata` keys the page knows: library_versions (name -> version), models
-    (system -> description), config_hash, date (defaults to today, UTC) and
-    wall_time_seconds (elapsed time of the whole run; defaults to the sum over
-    `stage_times`).  Other keys are listed as they are.  `stage_times` has columns stage,
+    (system -> description), config_hash, date (defaults to today, UTC), and those of
+    `run_metadata.KNOWN_METADATA` (run_times, source, hardware, model_records,
+    dataset_types; see `run_metadata.run_metadata`).  Other keys are listed as they are.  `stage_times` has columns stage,
     jobs, seconds (see `run_metadata.stage_times_from_benchmarks`).  The keyword-only
     arguments feed the translation and ANN stages' sections, see `render_report`.
     """
@@ -71,6 +75,9 @@ def build_report(
         ann_efficiency=ann_efficiency, ann_overlap=ann_overlap, fine_tuning=fine_tuning,
         reranking=reranking, analyses=analyses,
     )  # fmt: skip
+    page, tables = add_csv_downloads(page)
+    if tables_out is not None:
+        write_tables(tables, tables_out)
     write_text(page, out_path)
 
 
@@ -123,9 +130,11 @@ def render_report(
             summary,
             (analyses or {}).get("significance"),
             (analyses or {}).get("intervals"),
+            sampled_systems(reranking),
         ),
         "datasets": dataset_rows(dataset_statistics),
         "heatmaps": heatmaps(summary),
+        "per_language": per_language(summary),
         "highlighted": highlighted_pair_tables(summary, pairs),
         "highlighted_pairs": pair_labels(pairs),
         "pair_metrics": metric_labels(),
@@ -137,11 +146,32 @@ def render_report(
         "translation_notices": notices if pilot is None else [],
         "reference_label": REFERENCE_LABEL,
         "approximate": approximate_search(ann_efficiency, ann_overlap, summary),
-        "fine_tuning": fine_tuning_section(fine_tuning, summary),
-        "reranking": reranking_section(**reranking) if reranking else None,
-        "analyses": analyses_section(**analyses) if analyses else None,
+        "fine_tuning": fine_tuning_section(
+            fine_tuning, summary, (analyses or {}).get("significance")
+        ),
+        "reranking": (
+            reranking_section(**reranking, significance=(analyses or {}).get("significance"))
+            if reranking
+            else None
+        ),
+        "analyses": (
+            analyses_section(**analyses, bases=fine_tuned_bases(fine_tuning)) if analyses else None
+        ),
     }
     return _environment().get_template(TEMPLATE).render(**context)
+
+
+def fine_tuned_bases(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Fine-tuned system -> its base encoder, from the training records."""
+    return {str(record["name"]): str(record["base"]["name"]) for record in records}
+
+
+def sampled_systems(reranking: Mapping[str, Any] | None) -> set[str]:
+    """The re-ranked systems when the re-ranking stage scored a sample of the queries
+    (`queries_per_language` set), else none."""
+    if not reranking or not reranking["settings"].get("queries_per_language"):
+        return set()
+    return {str(run["system"]) for run in reranking["runs"]}
 
 
 @functools.cache

@@ -11,7 +11,6 @@ factors). The PNG is inlined in the page like the heatmaps.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from clirbench.core.systems import REFERENCE_SYSTEM
+from clirbench.report.common import png_bytes
 
 LANGUAGES_PER_ROW = 12  # more and the bar groups get too thin to tell apart at page width
 FIGURE_WIDTH = 11.0  # inches; at 110 dpi about the page's width
@@ -99,10 +99,7 @@ def pilot_figure_png(
         handles=handles, loc="outside upper center", ncols=min(len(handles), 6), fontsize=9,
         frameon=False,
     )  # fmt: skip
-    buffer = io.BytesIO()
-    # No "Software" tag: the bytes then depend only on the data (and matplotlib's rendering).
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def _bars(

@@ -19,7 +19,7 @@ import polars as pl
 
 from clirbench.core.intermediate import read_parquet
 from clirbench.evaluate.metrics import ALL, summarise_pairs
-from clirbench.report.common import MISSING, format_value
+from clirbench.report.common import MISSING, format_value, significance_lookup
 from clirbench.report.fine_tuning import training_curves_png
 
 TABLE_METRICS = ("recall@10", "ndcg@100")  # the paper's Table 6
@@ -37,9 +37,12 @@ def reranking_section(
     records: Sequence[Mapping[str, Any]],
     runs: Sequence[Mapping[str, Any]],
     settings: Mapping[str, Any],
+    significance: pl.DataFrame | None = None,
 ) -> dict[str, Any] | None:
     """The section's context, or None without re-rankers.
 
+    With the analyses' `significance` table, a change not significant against the first
+    stage on the same queries (paired randomisation test, Holm-corrected) is marked.
     `runs`: per re-ranked run, its labels (dataset, condition, system, first_stage,
     reranker, negatives, injected) and the paths `metrics`, `first_stage_metrics`,
     `queries` (the re-ranked queries) and `injected_table` (the injected documents).
@@ -47,6 +50,7 @@ def reranking_section(
     """
     if not records:
         return None
+    verdicts = significance_lookup(significance)
     rows = []
     for run in runs:
         queries = read_parquet(Path(run["queries"]), columns=["query_id"])["query_id"]
@@ -65,6 +69,10 @@ def reranking_section(
                         "first": format_value(first.get(metric)),
                         "reranked": format_value(reranked.get(metric)),
                         "delta": _delta(first.get(metric), reranked.get(metric)),
+                        "significant": verdicts.get(
+                            (run["dataset"], run["condition"], metric, run["system"],
+                             run["first_stage"])
+                        ),  # fmt: skip
                     }
                     for metric in TABLE_METRICS
                 ],
@@ -73,6 +81,7 @@ def reranking_section(
     return {
         "metrics": TABLE_METRICS,
         "rows": rows,
+        "tested": bool(verdicts),
         "depth": settings["depth"],
         "queries_per_language": settings.get("queries_per_language"),
         "models": [_model_row(record) for record in records],

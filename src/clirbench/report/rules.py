@@ -15,15 +15,19 @@ from typing import Any
 
 import polars as pl
 
-from clirbench.core.intermediate import reading
 from clirbench.evaluate.dataset_counts import read_dataset_counts
+from clirbench.evaluate.metrics import read_summary
 from clirbench.report.analyses import read_tables
 from clirbench.report.approximate_search import read_ann_efficiency, read_ann_overlap
 from clirbench.report.fine_tuning import read_training_record
+from clirbench.provenance.source import hardware
+from clirbench.report.model_table import read_model_records
 from clirbench.report.page import build_report
 from clirbench.report.run_metadata import (
     REPORTED_LIBRARIES,
+    job_times_from_benchmarks,
     library_versions,
+    run_times,
     stage_times_from_benchmarks,
 )
 from clirbench.report.translated_conditions import read_translation_summary
@@ -48,13 +52,18 @@ def report(
     fine_tuning: list[Path] | None = None,
     reranking: Mapping[str, Any] | None = None,
     analyses: Mapping[str, Any] | None = None,
+    tables_out: Path | None = None,
+    models: Path | None = None,
 ) -> None:
-    """Write the report page to `out`.
+    """Write the report page to `out`, and its tables as CSV files into `tables_out`.
 
     `metadata`: {"experiment": str, "config_hash": str, "models": {system: description},
     "highlighted_pairs": [[query_lang, doc_lang], ...]}; further keys are listed on the page
     as they are.  `benchmark_paths` are Snakemake benchmark files,
-    `<out>/benchmarks/<rule>/<wildcards...>.tsv`; only these are read, summed per rule.
+    `<out>/benchmarks/<rule>/<wildcards...>.tsv`; only these are read, summed per rule,
+    and their modification times give the run's start, end, elapsed and busy time.
+    `models`: the describe_models job's records, for the models table. The page also
+    states the hardware this job runs on (`clirbench.provenance.source.hardware`).
 
     The translation stage's files, each optional (its section is left out without it):
     `pilot_summary` (the pilot's summary CSV) and `pilot_documents` (its per-document
@@ -76,6 +85,10 @@ def report(
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
+    page_metadata["run_times"] = run_times(job_times_from_benchmarks(map(Path, benchmark_paths)))
+    page_metadata["hardware"] = hardware()
+    if models is not None:
+        page_metadata["model_records"] = read_model_records(Path(models))
     pairs = [(str(query), str(doc)) for query, doc in metadata.get("highlighted_pairs") or []]
     build_report(
         read_summary(summary_path),
@@ -100,6 +113,7 @@ def report(
         fine_tuning=[read_training_record(Path(path)) for path in fine_tuning or []],
         reranking=_reranking_inputs(reranking) if reranking and reranking["records"] else None,
         analyses=_analyses_inputs(analyses) if analyses else None,
+        tables_out=tables_out,
     )
 
 
@@ -136,10 +150,3 @@ def _analyses_inputs(analyses: Mapping[str, Any]) -> dict[str, Any] | None:
         **{name: read_tables([Path(p) for p in analyses.get(name) or []]) for name in ANALYSIS_TABLES},
         "settings": dict(analyses.get("settings") or {}),
     }
-
-
-def read_summary(path: Path) -> pl.DataFrame:
-    """summary.csv with its labels as text (a dataset named 2024 stays "2024")."""
-    with reading(path):
-        table = pl.read_csv(path, infer_schema=False)
-    return table.with_columns(pl.col("value").cast(pl.Float64))

@@ -1,23 +1,32 @@
-"""Run metadata: when the run was made, with which configuration, models and libraries, and
-where its time went.
+"""Run metadata: what the run was (the study, its configuration, the code's commit, the
+hardware, the models), when it happened and where its time went.
 
-A result is only reproducible with the configuration (its hash), the models and the exact
-library versions that produced it, so the page records them. The wall time per stage,
-summed from Snakemake's `benchmark:` files, shows what a rerun costs and which stage to
-speed up.
+A result is only reproducible with the configuration (its hash), the code (its commit), the
+models and the exact library versions that produced it, so the page records them; and a
+reader judging its cost needs the real elapsed time, not a sum over parallel jobs.
+
+Times come from Snakemake's `benchmark:` files, one per job (the report job excepted),
+which Snakemake writes when the job ends: a file's modification time is the job's end, and
+its `s` column (one row per repetition) its wall time, so the end minus the wall time is its
+start. Over every job: the run started at the first start and ended at the last end; the
+elapsed time is their difference, and the busy time the union of the jobs' intervals, which
+leaves out pauses (a killed run and its resume the next day, or jobs re-run weeks later).
+Both are shown beside the summed job time, which exceeds them when jobs ran side by side.
+Copying the results without keeping modification times (`cp` without `-p`) loses them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from clirbench.report.common import MISSING
+from clirbench.report.model_table import hardware_facts, model_rows, source_fact
 
 # The distributions whose versions the page lists (looked up, never imported).
 REPORTED_LIBRARIES = (
@@ -34,7 +43,28 @@ REPORTED_LIBRARIES = (
     "babel",
 )
 BENCHMARKS_FOLDER = "benchmarks"
-KNOWN_METADATA = ("library_versions", "models", "config_hash", "date", "wall_time_seconds")
+KNOWN_METADATA = (
+    "library_versions",
+    "models",
+    "config_hash",
+    "date",
+    "run_times",
+    "source",
+    "hardware",
+    "model_records",
+    "dataset_types",
+)
+PAPER = "“What Drives Cross-lingual Ranking?” (Goworek et al. 2025)"
+# Dataset types (`datasets.<name>.type`) that are the paper's data, and how to name each.
+PAPER_DATASETS = {
+    "clirmatrix": "CLIRMatrix",
+    "mmarco": "mMARCO",
+    "wikiclir": "Large-Scale CLIR",
+    "tatoeba": "Tatoeba",
+    "xquad": "XQuAD",
+}
+OTHER_DATASETS = {"cldr_cards": "CLDR cards", "local": "local files"}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
 
 def stage_times_from_benchmarks(paths: Iterable[Path]) -> pl.DataFrame:
@@ -51,6 +81,71 @@ def stage_times_from_benchmarks(paths: Iterable[Path]) -> pl.DataFrame:
         .agg(jobs=pl.len().cast(pl.Int64), seconds=pl.col("seconds").sum())
         .sort("stage")
     )
+
+
+def job_times_from_benchmarks(paths: Iterable[Path]) -> pl.DataFrame:
+    """One row per job: stage, seconds, and its start and end (Unix time, seconds): the
+    benchmark file's modification time is the end (see the module docstring)."""
+    rows = []
+    for path in map(Path, paths):
+        seconds = _benchmark_seconds(path)
+        end = path.stat().st_mtime
+        rows.append((benchmark_rule(path), seconds, end - seconds, end))
+    schema = {"stage": pl.String, "seconds": pl.Float64, "start": pl.Float64, "end": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def run_times(jobs: pl.DataFrame) -> dict[str, float | int] | None:
+    """When the run started and ended, its elapsed, busy and summed job time (seconds),
+    from `job_times_from_benchmarks`; None without jobs."""
+    if jobs.height == 0:
+        return None
+    started, ended = float(jobs["start"].min()), float(jobs["end"].max())  # type: ignore[arg-type]
+    return {
+        "started": started,
+        "ended": ended,
+        "elapsed_seconds": ended - started,
+        "busy_seconds": busy_seconds(list(zip(jobs["start"], jobs["end"], strict=True))),
+        "job_seconds": float(jobs["seconds"].sum()),
+        "jobs": jobs.height,
+    }
+
+
+def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) intervals: time during which any job ran."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
+
+
+def study_title(dataset_types: Mapping[str, str]) -> str:
+    """What the page calls the run: a reproduction of the paper only on the paper's data."""
+    paper = sorted(
+        {PAPER_DATASETS[kind] for kind in dataset_types.values() if kind in PAPER_DATASETS}
+    )
+    other = [
+        f"{name} ({OTHER_DATASETS.get(kind, kind)})"
+        for name, kind in sorted(dataset_types.items())
+        if kind not in PAPER_DATASETS
+    ]
+    if not dataset_types:
+        return f"A cross-lingual retrieval study after {PAPER}"
+    if not other:
+        return f"Reproduction of {PAPER} on its {_join(paper)} data"
+    if not paper:
+        return f"Not a reproduction: the protocol of {PAPER} on other data, {_join(other)}"
+    return (
+        f"Partly a reproduction of {PAPER}: on its {_join(paper)} data, "
+        f"and on other data, {_join(other)}"
+    )
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def benchmark_rule(path: Path) -> str:
@@ -78,28 +173,58 @@ def library_versions(names: Iterable[str] = REPORTED_LIBRARIES) -> dict[str, str
 
 
 def run_metadata(metadata: Mapping[str, Any], stage_times: pl.DataFrame) -> dict[str, Any]:
-    """The section's context: date, config hash, total and per-stage times, models, libraries.
+    """The section's context: the study, dates and times, commit, hardware, config hash,
+    per-stage times, systems, models, libraries.
 
-    Keys of `metadata` other than KNOWN_METADATA are listed as they are.
+    `metadata["run_times"]` (`run_times`), `source` (`clirbench.provenance.source.
+    source_commit`), `hardware` (`...source.hardware`), `model_records` (the records of
+    `clirbench.provenance.models`), `dataset_types` (dataset -> type) are each optional;
+    keys other than KNOWN_METADATA are listed as they are.
     """
     stages = stage_times.sort("seconds", descending=True)
-    total = metadata.get("wall_time_seconds")
     summed = float(stages["seconds"].sum()) if stages.height else 0.0
+    times = metadata.get("run_times")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     return {
-        "date": str(metadata.get("date") or dt.datetime.now(dt.UTC).date().isoformat()),
+        "study": study_title(dict(metadata.get("dataset_types") or {})),
+        # The run's day, where the benchmark files tell it; else the date given, or today.
+        "date": _utc(times["started"])[:10] if times else str(metadata.get("date") or today),
+        "report_date": today,
         "config_hash": str(metadata.get("config_hash", MISSING)),
-        "models": {str(k): str(v) for k, v in dict(metadata.get("models") or {}).items()},
+        "times": _times(times) if times else None,
+        "summed_time": format_duration(float(times["job_seconds"]) if times else summed),
+        "source": source_fact(metadata.get("source")),
+        "hardware": hardware_facts(metadata.get("hardware")),
+        "systems": {str(k): str(v) for k, v in dict(metadata.get("models") or {}).items()},
+        "models": model_rows(list(metadata.get("model_records") or [])),
         "libraries": {
             str(k): str(v) for k, v in sorted(dict(metadata.get("library_versions") or {}).items())
         },
-        "total_time": format_duration(float(total) if total is not None else summed),
-        "total_is_sum": total is None,
         "stages": [
             (stage, jobs, format_duration(seconds), _share(seconds, summed))
             for stage, jobs, seconds in stages.select("stage", "jobs", "seconds").iter_rows()
         ],
         "other": {str(k): str(v) for k, v in metadata.items() if k not in KNOWN_METADATA},
     }
+
+
+def _times(times: Mapping[str, float | int]) -> dict[str, Any]:
+    elapsed, busy = float(times["elapsed_seconds"]), float(times["busy_seconds"])
+    return {
+        "started": _utc(times["started"]),
+        "ended": _utc(times["ended"]),
+        "elapsed": format_duration(elapsed),
+        "busy": format_duration(busy),
+        # Pauses worth a word: longer than a minute, more than a tenth of the run.
+        "paused": (
+            format_duration(elapsed - busy) if elapsed - busy > max(60.0, elapsed / 10) else None
+        ),
+        "jobs": int(times["jobs"]),
+    }
+
+
+def _utc(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(float(timestamp), dt.UTC).strftime(TIME_FORMAT)
 
 
 def format_duration(seconds: float) -> str:
