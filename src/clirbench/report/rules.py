@@ -28,7 +28,7 @@ from clirbench.report.run_metadata import (
     job_times_from_benchmarks,
     library_versions,
     run_times,
-    stage_times_from_benchmarks,
+    stage_times,
 )
 from clirbench.report.translated_conditions import read_translation_summary
 from clirbench.report.translation_pilot import read_pilot_documents, read_pilot_summary
@@ -85,7 +85,9 @@ def report(
     """
     page_metadata = {k: v for k, v in metadata.items() if k not in CONSUMED_METADATA}
     page_metadata["library_versions"] = library_versions(REPORTED_LIBRARIES)
-    page_metadata["run_times"] = run_times(job_times_from_benchmarks(map(Path, benchmark_paths)))
+    # Each benchmark file read once: the run's times and the per-stage sums from its jobs.
+    jobs = job_times_from_benchmarks(map(Path, benchmark_paths))
+    page_metadata["run_times"] = run_times(jobs)
     page_metadata["hardware"] = hardware()
     if models is not None:
         page_metadata["model_records"] = read_model_records(Path(models))
@@ -93,7 +95,7 @@ def report(
     build_report(
         read_summary(summary_path),
         page_metadata,
-        stage_times_from_benchmarks(Path(path) for path in benchmark_paths),
+        stage_times(jobs),
         pairs,
         out,
         dataset_statistics=[read_dataset_counts(Path(path)) for path in dataset_count_paths],

@@ -74,8 +74,11 @@ def stage_times_from_benchmarks(paths: Iterable[Path]) -> pl.DataFrame:
     path component named "benchmarks" (`<out>/benchmarks/<rule>/<wildcards...>.tsv`). A file
     holds one row per repetition of its job, so its seconds are summed too.
     """
-    rows = [(benchmark_rule(Path(path)), _benchmark_seconds(Path(path))) for path in paths]
-    jobs = pl.DataFrame(rows, schema={"stage": pl.String, "seconds": pl.Float64}, orient="row")
+    return stage_times(job_times_from_benchmarks(paths))
+
+
+def stage_times(jobs: pl.DataFrame) -> pl.DataFrame:
+    """`job_times_from_benchmarks`'s jobs summed per stage: columns stage, jobs, seconds."""
     return (
         jobs.group_by("stage")
         .agg(jobs=pl.len().cast(pl.Int64), seconds=pl.col("seconds").sum())
