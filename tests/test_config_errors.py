@@ -163,3 +163,16 @@ def test_the_embedding_cache_is_kept_outside_the_results(
     clean = next(line for line in makefile if "rm -rf results" in line)
     assert "cache" not in clean
     assert embedding_cache_folder("~/elsewhere") == Path.home() / "elsewhere"
+
+
+def test_candidate_pool_and_protocol_are_dataset_options() -> None:
+    tatoeba = {"type": "tatoeba", "languages": ["deu"]}
+    completed = checked_config(demo(**{"datasets.t": tatoeba}))["datasets"]["t"]
+    assert (completed["protocol"], completed["candidate_pool"]) == ("pooled", None)
+    assert checked_config(DEMO)["datasets"]["demo"]["candidate_pool"] is None
+    assert problems(demo(**{"datasets.t": tatoeba | {"candidate_pool": "groups"}})) == [
+        'datasets.t.candidate_pool: "groups" is not one of all, group, null; did you mean group?'
+    ]
+    assert problems(demo(**{"datasets.t": tatoeba | {"protocol": "mtbe"}})) == [
+        'datasets.t.protocol: "mtbe" is not one of pooled, mteb; did you mean mteb?'
+    ]

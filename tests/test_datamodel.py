@@ -52,12 +52,17 @@ def test_valid_dataset_round_trips_through_parquet_and_trec(tmp_path: Path) -> N
     assert pl.read_parquet(tmp_path / "docs.parquet")["doc_id"].to_list() == ["d1", "d2"]
     assert read_qrels(tmp_path / "qrels.trec").equals(pl.read_parquet(tmp_path / "qrels.parquet"))
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "doc_groups.parquet",
         "docs.parquet",
         "docs_reference_english.parquet",
         "qrels.parquet",
         "qrels.trec",
         "queries.parquet",
+        "query_groups.parquet",
     ]
+    # No candidate groups defined: both group tables are written, empty.
+    assert pl.read_parquet(tmp_path / "doc_groups.parquet").is_empty()
+    assert pl.read_parquet(tmp_path / "query_groups.parquet").is_empty()
 
 
 @pytest.mark.parametrize(

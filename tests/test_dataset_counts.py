@@ -102,3 +102,20 @@ def test_reading_something_else_is_an_error(tmp_path: Path) -> None:
     path.write_text('{"dataset": "mkqa"}\n')
     with pytest.raises(ValueError, match="not a dataset counts file"):
         read_dataset_counts(path)
+
+
+def test_candidate_groups_are_counted_when_queries_search_per_group(tmp_path: Path) -> None:
+    dataset = build_cldr_cards(["en", "de"], ["territory", "currency"], 20, 3, FRACTIONS)
+    write_dataset(dataset, tmp_path, {t: t for t in ("docs", "queries", "qrels")})
+    whole = dataset_statistics(tmp_path, "cldr_cards", dataset.queries, 1, "all")
+    grouped = dataset_statistics(
+        tmp_path, "cldr_cards", dataset.queries, 1, "all",
+        query_groups=tmp_path / "query_groups.parquet",
+    )  # fmt: skip
+    assert (whole.candidate_groups, grouped.candidate_groups) == (None, 2)
+    # The most documents one query searches: its group's, the largest kind's cards.
+    kinds = pl.read_parquet(tmp_path / "doc_groups.parquet").group_by("group").len()
+    assert grouped.largest_candidate_group == kinds["len"].max() < grouped.documents
+    assert (whole.searched_pool, grouped.searched_pool) == (20, kinds["len"].max())
+    write_dataset_counts(grouped, tmp_path / "counts.json")
+    assert read_dataset_counts(tmp_path / "counts.json") == grouped

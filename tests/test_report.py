@@ -167,7 +167,8 @@ def test_table3_shows_macro_values_with_best_in_bold(
     summary: pl.DataFrame, parsed: PageParser
 ) -> None:
     macro = summary.filter(pl.col("query_lang") == "all")
-    table = [cell for cell in parsed.cells if "data-metric" in cell]
+    # Table 3's cells; the tables of every metric mark theirs with data-table.
+    table = [cell for cell in parsed.cells if "data-metric" in cell and "data-table" not in cell]
     assert len(table) == len(DATASETS) * len(CONDITIONS) * len(SYSTEMS) * len(TABLE_METRICS)
     for cell in table:
         column = macro.filter(
@@ -322,11 +323,14 @@ def test_dataset_statistics_table_beside_the_papers_counts(
         clirmatrix, name="tatoeba", kind="tatoeba", relevance_threshold=1, paper={},
         pool_min_relevance=None, queries_without_relevant=1_234,
     )  # fmt: skip
+    mteb = dataclasses.replace(tatoeba, name="tatoeba-mteb", queries_without_relevant=0,
+                               candidate_groups=11)  # fmt: skip
     out = tmp_path / "report.html"
     stage_times = pl.DataFrame({"stage": ["encode"], "jobs": [1], "seconds": [1.0]})
     build_report(
-        summary, METADATA, stage_times, HIGHLIGHTED, out, dataset_statistics=[clirmatrix, tatoeba]
-    )
+        summary, METADATA, stage_times, HIGHLIGHTED, out,
+        dataset_statistics=[clirmatrix, tatoeba, mteb],
+    )  # fmt: skip
     page = out.read_text(encoding="utf-8")
     row = re.search(r'<th class="row">clirmatrix</th>(.*?)</tr>', page, re.DOTALL)
     assert row is not None
@@ -338,6 +342,9 @@ def test_dataset_statistics_table_beside_the_papers_counts(
     note = "relevant means relevance ≥ 6; the document pool holds the sampled queries' judged"
     assert f"{note} documents of grade ≥ 6)" in page.replace("&#39;", "'")
     assert "(tatoeba; relevant means relevance ≥ 1)" in page
+    # A dataset searched per candidate group says so; the others search their whole pool.
+    assert "(tatoeba; relevant means relevance ≥ 1; candidates: per group (11 groups)" in page
+    assert page.count("candidates: per group") == 1
     # Queries left out for want of a relevant document are said, never silent.
     left_out = "1,234 all-split queries have no document of relevance ≥ 1 and are left out"
     assert left_out in page
@@ -407,8 +414,7 @@ def _counted_summary() -> pl.DataFrame:
         for q in langs
         for d in langs
         if q != d
-        for metric, value in zip(METRICS, (base, base / 2, base / 3, base / 4, base / 5),
-                                 strict=True)  # fmt: skip
+        for metric, value in ((m, base / (i + 1)) for i, m in enumerate(METRICS))
     ]
     return pl.DataFrame(rows, schema=SUMMARY_COLUMNS, orient="row")
 

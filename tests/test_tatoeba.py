@@ -332,3 +332,65 @@ def test_lines_split_only_on_newlines(tmp_path: Path) -> None:
     files = {"deu": write_pair(tmp_path, "deu", ["Eins\u2028zwei.", "Drei."], ["One.", "Three."])}
     dataset = build_tatoeba(files, "xx-en", 1, FRACTIONS)
     assert dataset.queries["text"].to_list() == ["Eins\u2028zwei.", "Drei."]
+
+
+# Candidate groups and the MTEB protocol, on small made-up files
+
+
+def small_files(tmp_path: Path) -> dict:
+    deu = write_pair(tmp_path, "deu", ["Hallo!", "Ich liebe dich.", "Danke."],
+                     ["Hello!", "I love you.", "Thank you."])  # fmt: skip
+    fra = write_pair(tmp_path, "fra", ["Je t'aime.", "Merci."], ["I love you.", "Thanks."])
+    return {"deu": deu, "fra": fra}
+
+
+def test_xx_en_groups_are_languages_and_shared_english_is_in_each(tmp_path: Path) -> None:
+    dataset = build_tatoeba(small_files(tmp_path), "xx-en", 1, FRACTIONS)
+    validate(dataset, ALL_SOURCES)  # every query's translations are in its group
+    assert dataset.query_groups.rows() == [
+        ("tatoeba-deu-0000-deu", "de"),
+        ("tatoeba-deu-0001-deu", "de"),
+        ("tatoeba-deu-0002-deu", "de"),
+        ("tatoeba-fra-0000-fra", "fr"),
+        ("tatoeba-fra-0001-fra", "fr"),
+    ]
+    assert sorted(dataset.doc_groups.rows()) == [
+        ("tatoeba-deu-0000-en", "de"),
+        ("tatoeba-deu-0001-en", "de"),  # "I love you." is in both files: in both groups
+        ("tatoeba-deu-0001-en", "fr"),
+        ("tatoeba-deu-0002-en", "de"),
+        ("tatoeba-fra-0001-en", "fr"),
+    ]
+
+
+@pytest.mark.parametrize("direction", ["en-xx", "both"])
+def test_english_queries_have_no_groups(tmp_path: Path, direction: str) -> None:
+    dataset = build_tatoeba(small_files(tmp_path), direction, 1, FRACTIONS)
+    assert dataset.doc_groups.is_empty() and dataset.query_groups.is_empty()
+
+
+def test_the_mteb_protocol_makes_every_pair_a_test_query(tmp_path: Path) -> None:
+    files = small_files(tmp_path)
+    pooled = build_tatoeba(files, "xx-en", 1, FRACTIONS)
+    mteb = build_tatoeba(files, "xx-en", 1, FRACTIONS, protocol="mteb")
+    assert set(pooled.queries["split"]) != {"test"}  # five pairs: not all drawn as test
+    assert mteb.queries["split"].to_list() == ["test"] * 5
+    # The same sentences, judgements and groups: only the splits differ.
+    for table in ("docs", "qrels", "doc_groups", "query_groups"):
+        assert getattr(mteb, table).equals(getattr(pooled, table)), table
+    assert mteb.queries.drop("split").equals(pooled.queries.drop("split"))
+    with pytest.raises(ValueError, match="protocol mteb searches xx-en, not en-xx"):
+        build_tatoeba(files, "en-xx", 1, FRACTIONS, protocol="mteb")
+    with pytest.raises(ValueError, match="unknown Tatoeba protocol 'mtab'"):
+        build_tatoeba(files, "xx-en", 1, FRACTIONS, protocol="mtab")
+
+
+def test_published_files_group_by_language(files) -> None:
+    dataset = build_tatoeba(files, "xx-en", 7, FRACTIONS, protocol="mteb")
+    validate(dataset, ALL_SOURCES)
+    # kzj and dtp share the data-model code dtp: one group, as the docstring says.
+    assert sorted(dataset.query_groups["group"].unique()) == [
+        "de", "dtp", "fr", "kab", "nl", "yue", "zh"
+    ]  # fmt: skip
+    shared = dataset.doc_groups.group_by("doc_id").len().filter(pl.col("len") > 1)
+    assert shared.height > 0  # English sentences shared by several files

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from workflow_runner import run_snakemake, snakemake
 
-from clirbench.evaluate.metrics import SUMMARY_COLUMNS
+from clirbench.evaluate.metrics import METRICS, SUMMARY_COLUMNS
 from clirbench.core.languages import script_of
 
 pytestmark = pytest.mark.slow
@@ -75,7 +75,9 @@ def test_run_writes_every_stage_output(finished_run: tuple[dict, Path]) -> None:
     ]
     summary = pl.read_csv(out / "metrics" / "summary.csv")
     assert summary.columns == SUMMARY_COLUMNS
-    assert set(summary["metric"]) == {"recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10"}
+    assert set(summary["metric"]) == set(METRICS)
+    coverage = pl.read_csv(out / "metrics" / "run_coverage.csv")
+    assert coverage.height == len(runs) and (coverage["queries"] > 0).all()
     html = (out / "report.html").read_text()
     assert "me5-small" in html and "<img" in html
 

@@ -4,7 +4,8 @@ Each block sits between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in 
 and is replaced as a whole:
 
 - `demo`: the demo's table, from results/demo/metrics/summary.csv;
-- `xquad`, `tatoeba`: the XQuAD and Tatoeba tables, from results/xquad/metrics/summary.csv;
+- `xquad`, `tatoeba`, `tatoeba-mteb`: the XQuAD and Tatoeba tables (Tatoeba pooled and as
+  MTEB reads it), from results/xquad/metrics/summary.csv;
 - `demo-translation`: one language pair of the demo in every condition, from its summary.csv;
 - `demo-pilot`: the demo's MT pilot, from results/demo/translation_pilot/summary.csv;
 - `demo-reranking`: the demo's re-ranked systems beside their first stages on the same
@@ -41,6 +42,8 @@ from clirbench.rerank.specs import INJECTED_SUFFIX, RERANK_SEPARATOR
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
 CROSS_SCRIPT_METRIC = "recall@100"
+# Both readings of Tatoeba side by side: P@1 is MTEB's bitext-mining accuracy.
+TATOEBA_METRICS = (("p@1", "P@1"), ("recall@10", "R@10"), ("ndcg@10", "nDCG@10"), ("recall@100", "R@100"))
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,14 @@ class Block:
 
 @dataclass(frozen=True)
 class Table:
-    """A README table of one dataset: a row per system, R@100 | R@10 | nDCG@100 per condition."""
+    """A README table of one dataset: a row per system, R@100 | R@10 | nDCG@100 (or
+    `metrics`) per condition."""
 
     dataset: str
     corner: str  # the header's first cell
     conditions: tuple[str, ...]
     cross_script: bool = False  # add the mean original R@100 over cross-script pairs
+    metrics: tuple[tuple[str, str], ...] = METRICS  # (summary.csv metric, column label)
 
     def __call__(self, summary_path: Path) -> str:
         summary = first_stages(pl.read_csv(summary_path)).filter(pl.col("dataset") == self.dataset)
@@ -69,7 +74,7 @@ class Table:
         header = [self.corner]
         for condition in self.conditions:
             prefix = f"{condition} " if len(self.conditions) > 1 else ""
-            header += [prefix + METRICS[0][1], *(label for _, label in METRICS[1:])]
+            header += [prefix + self.metrics[0][1], *(label for _, label in self.metrics[1:])]
         if self.cross_script:
             header.append("cross-script pairs R@100")
         cross = cross_script_means(summary) if self.cross_script else {}
@@ -78,7 +83,7 @@ class Table:
             cells = [system] + [
                 format_value(values.get((condition, system, metric)))
                 for condition in self.conditions
-                for metric, _ in METRICS
+                for metric, _ in self.metrics
             ]
             if self.cross_script:
                 cells.append(format_value(cross.get(system)))
@@ -236,7 +241,12 @@ TABLES: dict[str, Block] = {
         Table("xquad", "XQuAD", (ORIGINAL, REFERENCE_ENGLISH)),
     ),
     "tatoeba": Block(
-        "results/xquad/metrics/summary.csv", Table("tatoeba", "Tatoeba (xx→en)", (ORIGINAL,))
+        "results/xquad/metrics/summary.csv",
+        Table("tatoeba", "Tatoeba (xx→en), pooled", (ORIGINAL,), metrics=TATOEBA_METRICS),
+    ),
+    "tatoeba-mteb": Block(
+        "results/xquad/metrics/summary.csv",
+        Table("tatoeba-mteb", "Tatoeba, MTEB protocol", (ORIGINAL,), metrics=TATOEBA_METRICS),
     ),
 }
 BLOCKS: dict[str, Block] = {**TABLES, "paper-jobs": Block("config/paper.yaml", paper_job_count)}

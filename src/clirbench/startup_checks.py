@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from clirbench.core.languages import is_known_language, load_locale
-from clirbench.core.config_validation import ConfigError, checked_config, config_source
+from clirbench.core.config_validation import (
+    ConfigError,
+    checked_config,
+    config_schema,
+    config_source,
+)
 from clirbench.core.settings import LOCAL_FILE_KEYS, DatasetSettings, StudySettings
 from clirbench.core.systems import Study
 
@@ -42,7 +47,9 @@ BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {
 MODEL_BACKENDS = frozenset({"sentence-transformers", "hf"})
 # `local` files read as docs or queries, whose format `check_local_file` knows (qrels are
 # TREC files, which take any name).
-DOCS_OR_QUERIES_KEYS = frozenset({"docs", "queries", "translated_docs"})
+DOCS_OR_QUERIES_KEYS = frozenset(
+    {"docs", "queries", "translated_docs", "doc_groups", "query_groups"}
+)
 DRY_RUN_NOTE = " (a real run stops here; a dry run only plans)"
 
 
@@ -246,7 +253,59 @@ def dataset_problems(dataset: DatasetSettings) -> list[str]:
         problems += cldr_language_problems(f"{key}.languages", options["languages"])
     if dataset.type == "tatoeba":
         problems += tatoeba_language_problems(f"{key}.languages", options["languages"])
+    return problems + candidate_pool_problems(dataset)
+
+
+def candidate_pool_problems(dataset: DatasetSettings) -> list[str]:
+    """Searching per candidate group on a dataset without groups, one group file of a local
+    collection without the other, and keys that contradict tatoeba's mteb protocol."""
+    key, options = dataset.config_key, dataset.options
+    problems: list[str] = []
+    if options.get("protocol") == "mteb":
+        problems += mteb_protocol_problems(dataset)
+    elif dataset.candidate_pool == "group" and dataset.missing_groups:
+        problems.append(f"{key}.candidate_pool: group, but {dataset.missing_groups}")
+    if dataset.type == "local" and bool(options["doc_groups"]) != bool(options["query_groups"]):
+        pair = ("doc_groups", "query_groups")
+        given, missing = pair if options["doc_groups"] else pair[::-1]
+        problems.append(
+            f"{key}.{missing}: missing; {key}.{given} needs it (a query's group and its "
+            "documents come from the two files together)"
+        )
     return problems
+
+
+def mteb_protocol_problems(dataset: DatasetSettings) -> list[str]:
+    """Keys given with tatoeba's `protocol: mteb` that it overrides. Direction and
+    candidate_pool are refused when they differ from MTEB's; split_fractions when it
+    differs from the schema's default (which cannot be told from not giving it)."""
+    key, options = dataset.config_key, dataset.options
+    problems = []
+    if options["direction"] != "xx-en":
+        problems.append(
+            f'{key}.direction: "{options["direction"]}" conflicts with protocol mteb, which '
+            "searches from each language to English (xx-en); remove it or use protocol pooled"
+        )
+    if options.get("candidate_pool") == "all":
+        problems.append(
+            f"{key}.candidate_pool: all conflicts with protocol mteb, whose queries search only "
+            "their own language file's English sentences (group); remove it or use protocol "
+            "pooled"
+        )
+    if options["split_fractions"] != _dataset_default("tatoeba", "split_fractions"):
+        problems.append(
+            f"{key}.split_fractions: not used by protocol mteb, which makes every pair a test "
+            "query as MTEB does; remove it or use protocol pooled"
+        )
+    return problems
+
+
+def _dataset_default(dataset_type: str, option: str) -> Any:
+    """The schema's default of one option of a dataset type."""
+    for branch in config_schema()["$defs"]["dataset"]["allOf"]:
+        if branch["if"]["properties"]["type"]["const"] == dataset_type:
+            return branch["then"]["properties"][option].get("default")
+    raise KeyError(dataset_type)
 
 
 def local_file_problems(dataset: DatasetSettings) -> list[str]:

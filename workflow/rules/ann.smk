@@ -28,6 +28,7 @@ rule hnsw_index:
 rule hnsw_run:
     input:
         unpack(get_hnsw_run_inputs),
+        unpack(get_candidate_groups),
         docs=get_condition_docs,
         queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
     output:

@@ -9,6 +9,7 @@ from snakemake.exceptions import IncompleteCheckpointException
 from clirbench.core.intermediate import set_aside_damaged, set_aside_damaged_folders
 from clirbench.core.settings import index_cache_folder
 from clirbench.core.systems import LEXICAL, RERANKED, RunKey, hnsw_system_name
+from clirbench.embed.language_coverage import without_coverage
 from clirbench.provenance.source import source_commit
 from clirbench.provenance.specs import model_specs
 from clirbench.report.downloads import TABLE_CAPTIONS
@@ -94,7 +95,8 @@ def get_chunk_files_on_disk():
 
 
 def get_dataset_params(wildcards):
-    return canonical_json(dict(SETTINGS.datasets[wildcards.dataset].options))
+    # Without candidate_pool, which changes no table: switching it re-prepares nothing.
+    return canonical_json(SETTINGS.datasets[wildcards.dataset].table_options)
 
 
 def get_relevance_threshold(wildcards):
@@ -138,6 +140,8 @@ DATA_TABLES = (
     "queries_evaluated.parquet",
     "queries_train.parquet",
     "queries_dev.parquet",
+    "doc_groups.parquet",
+    "query_groups.parquet",
 )
 
 
@@ -248,7 +252,9 @@ def get_pilot_translator_gpus(wildcards):
 
 def get_adequacy_encoder_params():
     name = SETTINGS.pilot.get("adequacy_encoder")
-    return canonical_json(None if name is None else {"name": name, **SETTINGS.encoders[name]})
+    return canonical_json(
+        None if name is None else {"name": name, **without_coverage(SETTINGS.encoders[name])}
+    )
 
 
 def get_fluency_lm_gpus():
@@ -385,7 +391,8 @@ def get_fine_tuning_training_params():
 
 
 def get_fine_tuning_base_params(wildcards):
-    return canonical_json(dict(SETTINGS.encoders[STUDY.fine_tuned[wildcards.model].base]))
+    base = STUDY.fine_tuned[wildcards.model].base
+    return canonical_json(without_coverage(SETTINGS.encoders[base]))
 
 
 def fine_tuning_validation_tables(wildcards):
@@ -402,6 +409,8 @@ def get_fine_tuning_retrieval_params(wildcards):
         {
             **fine_tuning_validation_tables(wildcards),
             "relevance_threshold": SETTINGS.datasets[wildcards.scope].relevance_threshold,
+            # The best epoch is picked on the units the study scores (evaluation.unit).
+            "unit": SETTINGS.evaluation.unit,
         }
     )
 
@@ -439,7 +448,9 @@ def get_embed_benchmarks():
 
 
 def get_encoder_params(wildcards):
-    return canonical_json(STUDY.encoder_settings(wildcards.encoder, wildcards.dataset))
+    # Without `languages`, which changes no vector: stating it re-runs no embedding.
+    settings = STUDY.encoder_settings(wildcards.encoder, wildcards.dataset)
+    return canonical_json(without_coverage(settings))
 
 
 def get_fine_tuned_model(wildcards):
@@ -508,7 +519,9 @@ def get_encoder_identity(wildcards):
     return canonical_json(
         {
             "name": wildcards.encoder,
-            "settings": STUDY.encoder_settings(wildcards.encoder, wildcards.dataset),
+            "settings": without_coverage(
+                STUDY.encoder_settings(wildcards.encoder, wildcards.dataset)
+            ),
         }
     )
 
@@ -607,6 +620,19 @@ def get_retrieve_benchmarks():
 
 def get_bm25_params(wildcards):
     return canonical_json(SETTINGS.bm25[wildcards.system])
+
+
+def get_candidate_groups(wildcards):
+    """The dataset's candidate-group tables when each query searches only its group's
+    documents (candidate_pool: group), else nothing: a search of the whole pool keeps
+    exactly its inputs."""
+    if SETTINGS.datasets[wildcards.dataset].candidate_pool != "group":
+        return {}
+    folder = f"{OUT}/data/{wildcards.dataset}"
+    return {
+        "doc_groups": f"{folder}/doc_groups.parquet",
+        "query_groups": f"{folder}/query_groups.parquet",
+    }
 
 
 # --- re-ranking ---------------------------------------------------------------
@@ -792,6 +818,11 @@ def get_evaluate_outputs():
 
 def get_pair_metric_files():
     return [run.path(f"{OUT}/metrics", ".pairs.parquet") for run in STUDY.run_grid()]
+
+
+def get_run_coverage_files():
+    """Each run's coverage counts (queries it left empty...), aligned with get_run_labels."""
+    return [run.path(f"{OUT}/metrics", ".coverage.json") for run in STUDY.run_grid()]
 
 
 def get_run_labels():
@@ -997,6 +1028,8 @@ def get_report_metadata():
         # The subtitle calls the run a reproduction only on the paper's datasets.
         "dataset_types": {name: SETTINGS.datasets[name].type for name in STUDY.datasets},
         "source": SOURCE,
+        # The evaluation protocol note: the unit scored and the run depth that cuts metrics.
+        "evaluation": {"unit": SETTINGS.evaluation.unit, "top_k": SETTINGS.top_k},
     }
     if SETTINGS.translation:
         metadata["translation"] = get_translation_metadata()

@@ -11,6 +11,8 @@ rule prepare_dataset:
         queries=f"{OUT}/data/{{dataset}}/queries.parquet",
         qrels=f"{OUT}/data/{{dataset}}/qrels.parquet",
         qrels_trec=f"{OUT}/data/{{dataset}}/qrels.trec",
+        doc_groups=f"{OUT}/data/{{dataset}}/doc_groups.parquet",
+        query_groups=f"{OUT}/data/{{dataset}}/query_groups.parquet",
     params:
         settings=get_dataset_params,
         download_folder=f"{SETTINGS.results_dir}/downloads/{{dataset}}",

@@ -1,5 +1,5 @@
-# Stage 4, evaluation: metrics per query and language pair for every run, the summary table
-# and the dataset counts the report shows.
+# Stage 4, evaluation: metrics per evaluation unit (evaluation.unit) and language pair for
+# every run, the summary table, the runs' coverage and the dataset counts the report shows.
 
 
 rule evaluate_run:
@@ -12,8 +12,11 @@ rule evaluate_run:
     output:
         per_query=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{kind}}/{{system}}.per_query.parquet",
         pairs=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{kind}}/{{system}}.pairs.parquet",
+        # Queries the run left empty or without any relevant document (they score 0).
+        coverage=f"{OUT}/metrics/{{dataset}}/{{condition}}/{{kind}}/{{system}}.coverage.json",
     params:
         relevance_threshold=get_relevance_threshold,
+        unit=SETTINGS.evaluation.unit,
     log:
         f"{OUT}/logs/evaluate_run/{{dataset}}/{{condition}}/{{kind}}/{{system}}.log",
     benchmark:
@@ -30,13 +33,15 @@ rule evaluate_run:
 
 rule summarise_metrics:
     input:
-        get_pair_metric_files(),
+        pairs=get_pair_metric_files(),
+        coverage=get_run_coverage_files(),
     output:
-        report(
+        summary=report(
             f"{OUT}/metrics/summary.csv",
             caption="../report/summary.rst",
             category="Metrics",
         ),
+        coverage=f"{OUT}/metrics/run_coverage.csv",
     params:
         runs=get_run_labels(),
     log:
@@ -55,6 +60,7 @@ rule summarise_metrics:
 
 rule count_dataset:
     input:
+        unpack(get_candidate_groups),
         docs=f"{OUT}/data/{{dataset}}/docs.parquet",
         qrels=f"{OUT}/data/{{dataset}}/qrels.parquet",
         queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",

@@ -4,6 +4,7 @@
 rule report:
     input:
         summary=f"{OUT}/metrics/summary.csv",
+        run_coverage=f"{OUT}/metrics/run_coverage.csv",
         dataset_counts=get_dataset_count_files(),
         benchmarks=get_benchmark_files(),
         pilot=get_pilot_report_files(),
@@ -61,10 +62,13 @@ rule export_mteb:
     input:
         summary=f"{OUT}/metrics/summary.csv",
         models=f"{OUT}/provenance/models.json",
+        # The pools' sizes: "map" is exported only where the runs hold the whole pool.
+        dataset_counts=get_dataset_count_files(),
     output:
         directory(f"{OUT}/export/mteb"),
     params:
         systems=get_export_systems(),
+        top_k=SETTINGS.top_k,
     log:
         f"{OUT}/logs/export_mteb.log",
     benchmark:

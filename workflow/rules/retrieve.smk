@@ -1,9 +1,11 @@
 # Stage 3, retrieval: a TREC run per dataset, condition and system, in a folder per system
 # kind (runs/{dataset}/{condition}/{kind}/{system}.trec), so no two rules share a pattern.
+# A dataset searched per candidate group (candidate_pool: group) adds its group tables.
 from clirbench.core.systems import DENSE_EXACT, LEXICAL, wildcard_regex
 
 rule bm25_run:
     input:
+        unpack(get_candidate_groups),
         docs=get_condition_docs,
         queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
     output:
@@ -28,6 +30,7 @@ rule bm25_run:
 
 rule dense_run:
     input:
+        unpack(get_candidate_groups),
         docs=get_condition_docs,
         queries=f"{OUT}/data/{{dataset}}/queries_evaluated.parquet",
         doc_vectors=f"{OUT}/embeddings/{{dataset}}/docs/{{condition}}/{{system}}.npz",

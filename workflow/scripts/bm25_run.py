@@ -6,6 +6,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as
 
 from pathlib import Path
 
+from clirbench.core.candidate_groups import group_tables
 from clirbench.core.joblog import start_logging
 from clirbench.core.settings import load_settings
 from clirbench.retrieve.rules import bm25_run
@@ -19,4 +20,5 @@ bm25_run(
     snakemake.params.top_k,
     Path(snakemake.output[0]),
     snakemake.threads,
+    group_tables(snakemake.input.get("doc_groups"), snakemake.input.get("query_groups")),
 )

@@ -18,4 +18,5 @@ count_dataset(
     snakemake.params.query_split,
     snakemake.params.pool_min_relevance,
     Path(snakemake.output[0]),
+    snakemake.input.get("query_groups"),
 )

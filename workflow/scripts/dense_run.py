@@ -6,6 +6,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as
 
 from pathlib import Path
 
+from clirbench.core.candidate_groups import group_tables
 from clirbench.core.joblog import start_logging
 from clirbench.retrieve.rules import dense_run
 
@@ -18,4 +19,5 @@ dense_run(
     Path(snakemake.input.query_vectors),
     snakemake.params.top_k,
     Path(snakemake.output[0]),
+    group_tables(snakemake.input.get("doc_groups"), snakemake.input.get("query_groups")),
 )

@@ -11,6 +11,8 @@ from clirbench.core.settings import embedding_cache_folder, load_settings
 from clirbench.embed.rules import embed_table
 
 start_logging()
+wildcards = snakemake.wildcards
+texts = f"docs ({wildcards.condition})" if "condition" in wildcards.keys() else "queries"
 embed_table(
     Path(snakemake.input.table),
     snakemake.params.kind,
@@ -26,4 +28,6 @@ embed_table(
         if "model_record" in snakemake.input.keys()
         else None
     ),
+    # The console's progress lines: which job is moving.
+    label=f"{wildcards.encoder} {wildcards.dataset} {texts}",
 )

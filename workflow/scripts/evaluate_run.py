@@ -16,6 +16,8 @@ evaluate(
     Path(snakemake.input.queries),
     Path(snakemake.input.docs),
     snakemake.params.relevance_threshold,
+    snakemake.params.unit,
     Path(snakemake.output.per_query),
     Path(snakemake.output.pairs),
+    Path(snakemake.output.coverage),
 )

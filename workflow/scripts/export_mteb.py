@@ -16,4 +16,6 @@ export_mteb_files(
     Path(snakemake.input.models),
     load_settings(snakemake.params.systems),
     Path(snakemake.output[0]),
+    snakemake.params.top_k,
+    [Path(path) for path in snakemake.input.dataset_counts],
 )

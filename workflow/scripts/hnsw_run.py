@@ -7,6 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as
 from pathlib import Path
 
 from clirbench.ann.rules import hnsw_run
+from clirbench.core.candidate_groups import group_tables
 from clirbench.core.joblog import start_logging
 from clirbench.core.settings import load_settings
 
@@ -22,4 +23,7 @@ hnsw_run(
     snakemake.params.top_k,
     Path(snakemake.output[0]),
     threads=snakemake.threads,
+    group_tables=group_tables(
+        snakemake.input.get("doc_groups"), snakemake.input.get("query_groups")
+    ),
 )

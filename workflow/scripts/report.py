@@ -42,4 +42,5 @@ report(
     },
     tables_out=Path(snakemake.output.tables),
     models=Path(snakemake.input.models[0]),
+    run_coverage=Path(snakemake.input.run_coverage),
 )

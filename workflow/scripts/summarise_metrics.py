@@ -12,6 +12,8 @@ from clirbench.evaluate.rules import summarise
 start_logging()
 summarise(
     [tuple(labels) for labels in snakemake.params.runs],
-    [Path(path) for path in snakemake.input],
-    Path(snakemake.output[0]),
+    [Path(path) for path in snakemake.input.pairs],
+    Path(snakemake.output.summary),
+    [Path(path) for path in snakemake.input.coverage],
+    Path(snakemake.output.coverage),
 )

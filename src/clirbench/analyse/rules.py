@@ -39,7 +39,7 @@ from clirbench.analyse.similarity import (
 from clirbench.core.atomic import write_parquet
 from clirbench.core.intermediate import read_parquet, reading
 from clirbench.core.trec import read_run
-from clirbench.evaluate.metrics import ALL
+from clirbench.evaluate.metrics import ALL, MULTIPLE
 
 BEST, BASELINE, FIRST_STAGE = "best system", "BM25 baseline", "first stage"
 BASE_MODEL = "base model"
@@ -207,6 +207,9 @@ def language_similarity(
         summary = pl.read_csv(summary_path, infer_schema=False)
     pairs = summary.filter(
         (pl.col("metric") == metric) & (pl.col("query_lang") != ALL)
+        # "mul" (evaluation.unit: query, relevant documents in several languages) is no
+        # language lang2vec could compare.
+        & (pl.col("doc_lang") != MULTIPLE)
     ).with_columns(pl.col("value").cast(pl.Float64))
     languages = pairs.select("query_lang", "doc_lang").unique().sort("query_lang", "doc_lang")
     similarities = pair_similarities(languages.rows(), feature_sets)

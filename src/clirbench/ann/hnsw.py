@@ -13,6 +13,15 @@ Two properties matter for reproducible runs:
   fewer than k neighbours (ef or M too small for the pool). `hnsw_search` then finds how
   many it can return for that query and pads the rest with -1, which every reader of a run
   skips: a run may hold fewer than k documents for a query.
+
+Candidate groups (`candidate_pool: group`) search the pool's one index with hnswlib's
+filter, which lets a search return only the group's documents; the graph is still walked
+through the others, and hnswlib keeps searching until it has ef allowed documents, so a
+small group costs more visits than an unfiltered search, not less recall. A filter rather
+than an index per group, because the index stays the one per pool that the index rule
+builds, stores and the efficiency job times (the timings ignore groups), and because the
+approximation studied stays that of the pool's graph; the filter is a Python callable, so
+grouped searches hold the GIL for every visited node (slower, same results).
 """
 
 from __future__ import annotations
@@ -92,16 +101,24 @@ def load_hnsw_index(path: str, dim: int, count: int) -> Any:
 
 
 def hnsw_search(
-    index: Any, query_vectors: np.ndarray, k: int, ef: int, threads: int = 1
+    index: Any,
+    query_vectors: np.ndarray,
+    k: int,
+    ef: int,
+    threads: int = 1,
+    candidates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Best min(k, pool) documents per query: (indices int64, scores float32), best first.
+    """Best min(k, pool) documents per query: (indices int64, scores float32), best first;
+    with `candidates` (labels), only those documents, through hnswlib's filter.
 
     Where the graph yields fewer for a query, its row ends in index -1 (score -inf).
     """
     queries = _as_float32_matrix(query_vectors, "query_vectors")
     if queries.shape[1] != index.dim:
         raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, index {index.dim}")
-    depth = min(k, index.get_current_count())
+    allowed = None if candidates is None else frozenset(np.asarray(candidates).tolist())
+    pool = index.get_current_count() if allowed is None else len(allowed)
+    depth = min(k, pool)
     indices = np.full((len(queries), depth), -1, dtype=np.int64)
     scores = np.full((len(queries), depth), -np.inf, dtype=np.float32)
     if depth == 0 or len(queries) == 0:
@@ -110,7 +127,9 @@ def hnsw_search(
     # shorter list then holds the best of the same search.
     index.set_ef(max(ef, depth))
     try:
-        labels, distances = index.knn_query(queries, k=depth, num_threads=threads)
+        labels, distances = index.knn_query(
+            queries, k=depth, num_threads=threads, filter=_filter(allowed)
+        )
         found = [(labels, distances)]
         rows = [np.arange(len(queries))]
     except RuntimeError as error:
@@ -118,7 +137,7 @@ def hnsw_search(
             raise
         found, rows = [], []
         for row, query in enumerate(queries):
-            labels, distances = _search_as_deep_as_possible(index, query, depth)
+            labels, distances = _search_as_deep_as_possible(index, query, depth, allowed)
             found.append((labels, distances))
             rows.append(np.array([row]))
     for row_numbers, (labels, distances) in zip(rows, found, strict=True):
@@ -128,22 +147,31 @@ def hnsw_search(
     return _order_like_exact_search(indices, scores)
 
 
+def _filter(allowed: frozenset[int] | None) -> Any:
+    """hnswlib's filter: None (every label) or a callable saying whether a label may be
+    returned (a set's own membership test, the cheapest Python callable)."""
+    return None if allowed is None else allowed.__contains__
+
+
 def _search_as_deep_as_possible(
-    index: Any, query: np.ndarray, depth: int
+    index: Any, query: np.ndarray, depth: int, allowed: frozenset[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The largest k <= depth that the graph answers for this query (binary search; ef is
     fixed, so every k searches the same candidates and returns the best k of them)."""
     low, high = 0, depth  # low answers (0 trivially), high + 1 does not
     best = (np.empty((1, 0), dtype=np.uint64), np.empty((1, 0), dtype=np.float32))
+    only = _filter(allowed)
     while low < high:
         middle = (low + high + 1) // 2
         try:
-            best = index.knn_query(query[None, :], k=middle, num_threads=1)
+            best = index.knn_query(query[None, :], k=middle, num_threads=1, filter=only)
             low = middle
         except RuntimeError:
             high = middle - 1
     if best[0].shape[1] != low:
-        best = index.knn_query(query[None, :], k=low, num_threads=1) if low else best
+        best = (
+            index.knn_query(query[None, :], k=low, num_threads=1, filter=only) if low else best
+        )
     return best
 
 

@@ -2,9 +2,11 @@
 
 - `hnsw_index`: the HNSW index of one (dataset, condition, encoder) pool, from the store
   (`clirbench.ann.index_store`) or built into it;
-- `hnsw_run`: the `<encoder>+hnsw` system's TREC run, searched in that index;
+- `hnsw_run`: the `<encoder>+hnsw` system's TREC run, searched in that index (group by
+  group, through hnswlib's filter, on a dataset whose `candidate_pool` is "group");
 - `ann_efficiency`: exact search and HNSW timed side by side on one pool
-  (`clirbench.ann.efficiency`);
+  (`clirbench.ann.efficiency`), over the whole pool even when the runs search by group: it
+  times the engines, not the study's task;
 - `ann_overlap`: per language pair, the share of each exact run's top k that its HNSW run
   returns (`clirbench.ann.overlap`).
 """
@@ -15,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from clirbench.ann.efficiency import measure_efficiency
@@ -22,6 +25,7 @@ from clirbench.ann.hnsw import HnswSettings, hnsw_search
 from clirbench.ann.index_store import export_index, open_index, stored_index
 from clirbench.ann.overlap import OVERLAP_SCHEMA, pair_overlap
 from clirbench.core.atomic import write_json, write_parquet
+from clirbench.core.candidate_groups import CandidateGroup, read_candidate_groups, search_by_group
 from clirbench.core.embedding_files import (
     read_embedding_fingerprint,
     read_embeddings,
@@ -62,8 +66,10 @@ def hnsw_run(
     top_k: int,
     out: Path,
     threads: int = 1,
+    group_tables: tuple[Path, Path] | None = None,
 ) -> None:
-    """The HNSW system's run: every evaluated query, its top_k from the index."""
+    """The HNSW system's run: every evaluated query, its top_k from the index (from its
+    group's documents only, given `group_tables`: (doc_groups, query_groups))."""
     settings = HnswSettings.from_config(stage)
     index, meta = open_index(index_path, meta_path)
     doc_ids = read_parquet(docs_path, columns=["doc_id"])["doc_id"].to_list()
@@ -73,14 +79,28 @@ def hnsw_run(
             "(the index is older than the table): delete the index to rebuild it"
         )
     query_ids = read_parquet(queries_path, columns=["query_id"])["query_id"].to_list()
-    indices, scores = hnsw_search(
-        index, vectors_in_order(query_vectors, query_ids), top_k, settings.search_ef(top_k), threads
-    )
-    short = int((indices < 0).any(axis=1).sum())
+    vectors = vectors_in_order(query_vectors, query_ids)
+    ef = settings.search_ef(top_k)
+    depth = min(top_k, len(doc_ids))
+    expected = np.full(len(query_ids), depth)  # documents each query can get
+    if group_tables is None:
+        indices, scores = hnsw_search(index, vectors, top_k, ef, threads)
+    else:
+
+        def search(group: CandidateGroup, k: int) -> tuple[np.ndarray, np.ndarray]:
+            # Labels are rows of the pool (the index's doc_ids are the table's, checked above).
+            return hnsw_search(index, vectors[group.queries], k, ef, threads, group.docs)
+
+        groups = read_candidate_groups(*group_tables, doc_ids, query_ids)
+        indices, scores = search_by_group(groups, len(query_ids), depth, search)
+        for group in groups:
+            expected[group.queries] = min(depth, len(group.docs))
+    short = int(((indices >= 0).sum(axis=1) < expected).sum())
     if short:
         log.warning(
-            "%d of %d queries got fewer than %d documents from the graph (ef %d, M %d)",
-            short, len(query_ids), indices.shape[1], settings.search_ef(top_k), settings.M,
+            "%d of %d queries got fewer documents from the graph than their pool holds (up "
+            "to %d; ef %d, M %d)",
+            short, len(query_ids), depth, ef, settings.M,
         )
     write_run(out, query_ids, doc_ids, indices, scores, system)
 

@@ -157,7 +157,7 @@ def _describe(error: ValidationError) -> list[str]:
         pattern = schema.get("pattern", "")
         return [f"{_key(path)}: {_show(instance)} is not a valid name (must match {pattern})"]
     if rule == "enum":
-        options = ", ".join(str(option) for option in value)
+        options = ", ".join("null" if option is None else str(option) for option in value)
         hint = _suggestion(instance, [str(o) for o in value]) if isinstance(instance, str) else ""
         return [f"{_key(path)}: {_show(instance)} is not one of {options}{hint}"]
     if rule == "type" or rule in _BOUNDS:

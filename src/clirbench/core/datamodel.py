@@ -7,13 +7,23 @@ Layout of a prepared dataset folder:
     queries.parquet                 query_id, lang, text, split (train/dev/test)
     qrels.parquet                   query_id, doc_id, relevance (graded integers)
     qrels.trec                      the same qrels in TREC format
+    doc_groups.parquet              doc_id, group: the candidate groups of each document
+                                    (a document may be in several, or in none)
+    query_groups.parquet            query_id, group: the one candidate group of each query
+
+Candidate groups restrict what a query may retrieve when the dataset's `candidate_pool` is
+"group": a query searches only the documents of its group, as if each group were a dataset
+of its own (MTEB's Tatoeba: each language's sentences search that language file's English
+sentences only). Both tables are empty when the dataset's type defines no groups; when it
+does, every query is in exactly one group, that group has documents, and every relevant
+document of a query is in the query's group (else it could never be retrieved).
 
 Machine translations are not part of a prepared dataset: the translation stage writes them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +39,8 @@ QUERIES_SCHEMA = pl.Schema(
     {"query_id": pl.String, "lang": pl.String, "text": pl.String, "split": pl.String}
 )
 QRELS_SCHEMA = pl.Schema({"query_id": pl.String, "doc_id": pl.String, "relevance": pl.Int32})
+DOC_GROUPS_SCHEMA = pl.Schema({"doc_id": pl.String, "group": pl.String})
+QUERY_GROUPS_SCHEMA = pl.Schema({"query_id": pl.String, "group": pl.String})
 SPLITS = ("train", "dev", "test")
 _SHOWN_IDS = 10
 
@@ -43,12 +55,22 @@ class Dataset:
     queries: pl.DataFrame
     qrels: pl.DataFrame
     reference_english: pl.DataFrame  # empty when the source ships no English version
+    # Candidate groups (module docstring); empty when the dataset defines none.
+    doc_groups: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DOC_GROUPS_SCHEMA))
+    query_groups: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=QUERY_GROUPS_SCHEMA)
+    )
 
 
 def dataset_from_rows(
-    docs: list[tuple], queries: list[tuple], qrels: list[tuple], reference_english: list[tuple]
+    docs: list[tuple],
+    queries: list[tuple],
+    qrels: list[tuple],
+    reference_english: list[tuple],
+    doc_groups: list[tuple] | None = None,
+    query_groups: list[tuple] | None = None,
 ) -> Dataset:
-    """A Dataset from row tuples in data-model column order."""
+    """A Dataset from row tuples in data-model column order (no groups unless given)."""
 
     def table(rows: list[tuple], schema: pl.Schema) -> pl.DataFrame:
         return pl.DataFrame(rows, schema=schema, orient="row")
@@ -58,6 +80,8 @@ def dataset_from_rows(
         queries=table(queries, QUERIES_SCHEMA),
         qrels=table(qrels, QRELS_SCHEMA),
         reference_english=table(reference_english, DOCS_SCHEMA),
+        doc_groups=table(doc_groups or [], DOC_GROUPS_SCHEMA),
+        query_groups=table(query_groups or [], QUERY_GROUPS_SCHEMA),
     )
 
 
@@ -109,6 +133,11 @@ def validate(dataset: Dataset, sources: dict[str, str]) -> None:
     _fail(sources["queries"], f"queries with a split not in {SPLITS}", bad_split["query_id"])
     _check_qrels(dataset, sources["qrels"])
     _check_translation(dataset, sources.get("reference_english", "reference English docs"))
+    _check_groups(
+        dataset,
+        sources.get("doc_groups", "the documents' candidate groups"),
+        sources.get("query_groups", "the queries' candidate groups"),
+    )
 
 
 def _check_qrels(dataset: Dataset, source: str) -> None:
@@ -148,6 +177,78 @@ def _check_translation(dataset: Dataset, source: str) -> None:
     )
 
 
+def _check_groups(dataset: Dataset, doc_source: str, query_source: str) -> None:
+    """Candidate groups that name known ids, one group per query, and keep every relevant
+    document within reach of its query."""
+    doc_groups, query_groups = dataset.doc_groups, dataset.query_groups
+    if doc_groups.is_empty() and query_groups.is_empty():
+        return  # the dataset defines no groups: every query searches the whole pool
+    _check_columns(doc_groups, DOC_GROUPS_SCHEMA, doc_source)
+    _check_columns(query_groups, QUERY_GROUPS_SCHEMA, query_source)
+    for frame, id_column, source, other in (
+        (doc_groups, "doc_id", doc_source, query_source),
+        (query_groups, "query_id", query_source, doc_source),
+    ):
+        if frame.is_empty():
+            raise DatasetError(
+                f"{source}: no rows, but {other} has some (candidate groups need both)"
+            )
+        blank = _blank(id_column) | _blank("group")
+        rows = frame.with_row_index().filter(blank)["index"]
+        _fail(source, "rows with an empty id or group (row numbers)", rows)
+    _fail(
+        doc_source,
+        "doc_ids listed twice in one group",
+        doc_groups.filter(pl.struct("doc_id", "group").is_duplicated())["doc_id"].unique(
+            maintain_order=True
+        ),
+    )
+    _fail(
+        doc_source,
+        "doc_ids not in the docs table",
+        doc_groups.join(dataset.docs, on="doc_id", how="anti")["doc_id"].unique(
+            maintain_order=True
+        ),
+    )
+    _fail(
+        query_source,
+        "query_ids not in the queries table",
+        query_groups.join(dataset.queries, on="query_id", how="anti")["query_id"].unique(
+            maintain_order=True
+        ),
+    )
+    _fail(
+        query_source,
+        "queries in more than one group (a query has exactly one)",
+        query_groups.filter(pl.col("query_id").is_duplicated())["query_id"].unique(
+            maintain_order=True
+        ),
+    )
+    _fail(
+        query_source,
+        "queries without a group (every query needs one)",
+        dataset.queries.join(query_groups, on="query_id", how="anti")["query_id"],
+    )
+    empty = query_groups.join(doc_groups.select("group").unique(), on="group", how="anti")
+    _fail(
+        query_source,
+        f"queries whose group has no document in {doc_source} (query_id: group)",
+        empty.select(pl.format("{}: {}", "query_id", "group").alias("id"))["id"],
+    )
+    relevant = dataset.qrels.filter(pl.col("relevance") > 0).join(query_groups, on="query_id")
+    outside = relevant.join(doc_groups, on=["doc_id", "group"], how="anti")
+    _fail(
+        doc_source,
+        "relevant documents outside their query's group, which it could never retrieve "
+        "(query_id -> doc_id: group)",
+        outside.select(pl.format("{} -> {}: {}", "query_id", "doc_id", "group").alias("id"))["id"],
+    )
+
+
+def _blank(column: str) -> pl.Expr:
+    return pl.col(column).fill_null("").str.strip_chars() == ""
+
+
 def conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
     """Select and cast the data-model columns, in data-model order."""
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
@@ -167,4 +268,12 @@ def write_dataset(dataset: Dataset, folder: Path, sources: dict[str, str]) -> No
     qrels = conform(dataset.qrels, QRELS_SCHEMA).sort("query_id", "doc_id")
     write_parquet(qrels, folder / "qrels.parquet")
     write_qrels(qrels, folder / "qrels.trec")
+    write_parquet(
+        conform(dataset.doc_groups, DOC_GROUPS_SCHEMA).sort("group", "doc_id"),
+        folder / "doc_groups.parquet",
+    )
+    write_parquet(
+        conform(dataset.query_groups, QUERY_GROUPS_SCHEMA).sort("query_id"),
+        folder / "query_groups.parquet",
+    )
 

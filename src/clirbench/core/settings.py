@@ -32,6 +32,8 @@ LOCAL_FILE_KEYS = {
     "queries": "queries",
     "qrels": "qrels",
     "reference_english": "translated_docs",
+    "doc_groups": "doc_groups",
+    "query_groups": "query_groups",
 }
 
 
@@ -106,12 +108,48 @@ class DatasetSettings:
             return []
         return [self.options[key] for key in LOCAL_FILE_KEYS.values() if self.options.get(key)]
 
+    @property
+    def candidate_pool(self) -> str:
+        """"group" (each query searches only its candidate group's documents) or "all": the
+        `candidate_pool` key, or when it is null what the protocol implies (tatoeba's mteb
+        protocol searches per group)."""
+        chosen = self.options.get("candidate_pool")
+        if chosen is None:
+            return "group" if self.options.get("protocol") == "mteb" else "all"
+        return str(chosen)
+
+    @property
+    def table_options(self) -> dict[str, Any]:
+        """The options that shape the prepared tables: all but `candidate_pool`, which only
+        decides how the (always written) groups are searched, so changing it re-prepares
+        nothing."""
+        return {key: value for key, value in self.options.items() if key != "candidate_pool"}
+
+    @property
+    def missing_groups(self) -> str | None:
+        """Why the dataset has no candidate groups (for a start-up error), or None if it has."""
+        if self.type == "cldr_cards":
+            return None
+        if self.type == "tatoeba":
+            if self.options["direction"] == "xx-en":
+                return None
+            return (
+                "Tatoeba's groups (a sentence's language file) need direction xx-en: an English "
+                "query is in every language file that holds it"
+            )
+        if self.type == "local":
+            if self.options.get("doc_groups") and self.options.get("query_groups"):
+                return None
+            return "a local collection's groups come from its doc_groups and query_groups files"
+        return f"type {self.type} defines no candidate groups (tatoeba, cldr_cards and local do)"
+
 
 @dataclass(frozen=True)
 class EvaluationSettings:
     query_split: str  # the evaluated split ("all": every query)
     relevance_threshold: int
     highlighted_pairs: tuple[tuple[str, str], ...]
+    unit: str  # query-doc-language (the paper's) or query: see clirbench.evaluate.metrics
 
 
 def user_cache_folder() -> Path:
@@ -187,6 +225,7 @@ class StudySettings:
                 highlighted_pairs=tuple(
                     (str(q), str(d)) for q, d in evaluation["highlighted_pairs"]
                 ),
+                unit=str(evaluation["unit"]),
             ),
             top_k=int(config["retrieval"]["top_k"]),
             stages=dict(config["stages"]),

@@ -1,8 +1,10 @@
 """What start-up says about a study's stages: notices, and errors that name their config key.
 
-Notices: stages configured but switched off, datasets without reference English. Errors:
-stage settings that name a translator, encoder, system, dataset or condition the study
-does not have; the workflow prints them all at once, before any job runs.
+Notices: stages configured but switched off, datasets without reference English, metrics
+that `retrieval.top_k` cuts, encoders evaluated on languages they were not trained on
+(`clirbench.embed.language_coverage`). Errors: stage settings that name a translator,
+encoder, system, dataset or condition the study does not have; the workflow prints them
+all at once, before any job runs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from clirbench.core.systems import (
     REFERENCE_SYSTEM,
     translator_of,
 )
+from clirbench.evaluate.coverage import metric_cutoff
+from clirbench.evaluate.metrics import METRICS
+from clirbench.embed.language_coverage import coverage_notices
 from clirbench.finetune.specs import fine_tuning_errors
 from clirbench.rerank.specs import reranking_errors
 
@@ -55,7 +60,22 @@ def study_notices(study: Study) -> tuple[list[str], list[str]]:
             "datasets " + ", ".join(sorted(without)) + ": no reference English documents; "
             "an mt-<translator> condition (stages.translation) gives them an English one"
         )
+    notices += depth_notices(study.settings.top_k)
+    notices += coverage_notices(study)
     return notices, errors
+
+
+def depth_notices(top_k: int) -> list[str]:
+    """A notice naming the metrics@k that a run of `top_k` documents cuts (on pools larger
+    than top_k; the pools' sizes are known once the datasets are prepared)."""
+    shallow = [m for m in METRICS if (metric_cutoff(m) or 0) > top_k]
+    if not shallow:
+        return []
+    return [
+        f"retrieval.top_k: {top_k} documents per query cut {', '.join(shallow)} on pools "
+        f"of more than {top_k} documents (the report marks them); raise it to "
+        f"{max(metric_cutoff(m) or 0 for m in shallow)} to score them in full"
+    ]
 
 def ann_search_errors(study: Study) -> list[str]:
     stage = study.settings.ann_search

@@ -15,7 +15,7 @@ from typing import Any
 from clirbench.core.datamodel import Dataset
 from clirbench.core.settings import LOCAL_FILE_KEYS
 
-TABLES = ("docs", "queries", "qrels", "reference_english")
+TABLES = ("docs", "queries", "qrels", "reference_english", "doc_groups", "query_groups")
 Built = tuple[Dataset, str]  # the dataset and a description of its source, for error messages
 Builder = Callable[[str, dict[str, Any], Path], Built]
 
@@ -61,6 +61,7 @@ def _tatoeba(key: str, settings: dict[str, Any], download_folder: Path) -> Built
         settings["seed"],
         settings["split_fractions"],
         settings["max_pairs_per_language"],
+        settings["protocol"],
     )
     return dataset, f"{key} (Tatoeba)"
 
@@ -133,5 +134,7 @@ def _local(settings: dict[str, Any]) -> tuple[Dataset, dict[str, str]]:
         Path(paths["reference_english"]) if paths["reference_english"] else None,
         settings.get("docs_lang"),
         settings.get("queries_lang"),
+        Path(paths["doc_groups"]) if paths["doc_groups"] else None,
+        Path(paths["query_groups"]) if paths["query_groups"] else None,
     )
     return dataset, {table: str(path) for table, path in paths.items() if path}

@@ -6,6 +6,9 @@ territory, its currencies and cities; where a language is spoken and its script;
 territories use a currency; which languages a script writes. Queries are the entity's
 name in every language, and the relevant document is the entity's card, so a query in
 Japanese for フィンランド must find Finland's card in, say, Portuguese.
+
+The candidate groups are the entity kinds: with `candidate_pool: group` a territory's name
+searches only the territory cards (the query and its card are of one kind by construction).
 """
 
 from __future__ import annotations
@@ -202,11 +205,13 @@ def build_cldr_cards(
     card_language = spread_over_languages([e.entity_id for e in entities], languages, seed)
     writers = {lang: CardWriter(lang) for lang in sorted(set(languages) | {"en"})}
     doc_rows, english_rows, query_rows, qrel_rows = [], [], [], []
+    doc_groups, query_groups = [], []
     for entity in entities:
         doc_lang = card_language[entity.entity_id]
         doc_id = entity.entity_id
         writer, english = writers[doc_lang], writers["en"]
         doc_rows.append((doc_id, doc_lang, writer.title(entity), writer.text(entity)))
+        doc_groups.append((doc_id, entity.kind))
         english_rows.append((doc_id, "en", english.title(entity), english.text(entity)))
         split = split_of(entity.entity_id, seed, split_fractions)
         for query_lang in languages:
@@ -215,4 +220,7 @@ def build_cldr_cards(
             query_id = f"{doc_id}-{query_lang}"
             query_rows.append((query_id, query_lang, writers[query_lang].title(entity), split))
             qrel_rows.append((query_id, doc_id, 1))
-    return dataset_from_rows(doc_rows, query_rows, qrel_rows, english_rows)
+            query_groups.append((query_id, entity.kind))
+    return dataset_from_rows(
+        doc_rows, query_rows, qrel_rows, english_rows, doc_groups, query_groups
+    )

@@ -6,7 +6,11 @@ a header row naming the same columns, each unique and non-blank, then rows with 
 many tab-separated fields; there is no quoting or escaping, so a text holding a tab or a
 newline needs JSON lines instead. Queries likewise, with `query_id` (or `_id`/`id`) and an
 optional `split` (default "test"). An optional translated-docs file (same format, English
-text) enables the reference-english condition. Every file is UTF-8; blank lines are skipped.
+text) enables the reference-english condition. Optional candidate-group files (same
+formats, given together) restrict each query to the documents of its group when the
+dataset's `candidate_pool` is "group": `doc_groups` has `doc_id` and `group` (a document in
+several groups has a row for each), `query_groups` has `query_id` and `group` (one row per
+query, every query). Every file is UTF-8; blank lines are skipped.
 
 Errors name the file and, once reading has started, the line: a user fixes their own file
 from the message alone. `check_local_file` is the cheap part (format and existence) for
@@ -22,7 +26,12 @@ from typing import Any
 
 import polars as pl
 
-from clirbench.core.datamodel import DOCS_SCHEMA, Dataset
+from clirbench.core.datamodel import (
+    DOC_GROUPS_SCHEMA,
+    DOCS_SCHEMA,
+    QUERY_GROUPS_SCHEMA,
+    Dataset,
+)
 from clirbench.core.trec import read_qrels
 
 _ID_ALIASES = ("_id", "id")
@@ -170,6 +179,23 @@ def read_local_docs(path: Path, default_lang: str | None) -> pl.DataFrame:
     return _table(path, "doc_id", default_lang, {"title": ""})
 
 
+def read_local_groups(path: Path, id_column: str) -> pl.DataFrame:
+    """(id, group) rows of a candidate-group file (`doc_id` or `query_id`, or `_id`/`id`)."""
+    rows = []
+    for number, record in _records(path):
+        identifier = record.get(id_column) or next(
+            (record[a] for a in _ID_ALIASES if record.get(a)), None
+        )
+        group = record.get("group")
+        if identifier is None or group is None or not str(group).strip():
+            raise ValueError(f"{path}:{number}: needs `{id_column}` and a non-empty `group`")
+        rows.append((str(identifier), str(group).strip()))
+    if not rows:
+        raise ValueError(f"{path}: no records")
+    schema = DOC_GROUPS_SCHEMA if id_column == "doc_id" else QUERY_GROUPS_SCHEMA
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def build_local(
     docs: Path,
     queries: Path,
@@ -177,6 +203,8 @@ def build_local(
     reference_english: Path | None,
     docs_lang: str | None,
     queries_lang: str | None,
+    doc_groups: Path | None = None,
+    query_groups: Path | None = None,
 ) -> Dataset:
     translated = (
         read_local_docs(reference_english, "en")
@@ -188,4 +216,14 @@ def build_local(
         queries=_table(queries, "query_id", queries_lang, {"split": "test"}),
         qrels=_qrels(qrels),
         reference_english=translated,
+        doc_groups=(
+            read_local_groups(doc_groups, "doc_id")
+            if doc_groups
+            else pl.DataFrame(schema=DOC_GROUPS_SCHEMA)
+        ),
+        query_groups=(
+            read_local_groups(query_groups, "query_id")
+            if query_groups
+            else pl.DataFrame(schema=QUERY_GROUPS_SCHEMA)
+        ),
     )

@@ -32,6 +32,15 @@ def prepare_dataset(
         len(dataset.queries),
         len(dataset.qrels),
     )
+    if not dataset.query_groups.is_empty():
+        ungrouped = dataset.docs.join(dataset.doc_groups, on="doc_id", how="anti").height
+        log.info(
+            "%s: %d candidate groups; %d docs in no group (never a candidate when each query "
+            "searches its group only)",
+            name,
+            dataset.query_groups["group"].n_unique(),
+            ungrouped,
+        )
 
 
 def split_queries(

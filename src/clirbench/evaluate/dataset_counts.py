@@ -46,6 +46,18 @@ class DatasetStatistics:
     # Evaluated-split queries with no relevant document: no unit to score, so left out of
     # every metric; the report says how many, so a shrunken query set is never silent.
     queries_without_relevant: int = 0
+    # Searched per candidate group (candidate_pool: group): the groups of the evaluated
+    # queries; None when every query searches the whole pool.
+    candidate_groups: int | None = None
+    # ... and the documents of the largest of those groups: the most any query searches.
+    largest_candidate_group: int | None = None
+
+    @property
+    def searched_pool(self) -> int:
+        """The most documents one query searches: its group's when searched per group."""
+        if self.largest_candidate_group is not None:
+            return self.largest_candidate_group
+        return self.documents
 
     @property
     def per_language_range(self) -> str:
@@ -71,8 +83,10 @@ def dataset_statistics(
     relevance_threshold: int,
     query_split: str,
     pool_min_relevance: int | None = None,
+    query_groups: Path | None = None,
 ) -> DatasetStatistics:
-    """Counts over the evaluated `queries`; a query counts once per language of its relevant documents."""
+    """Counts over the evaluated `queries`; a query counts once per language of its relevant
+    documents. `query_groups`: the dataset's table, when its queries search per group."""
     docs = read_parquet(folder / "docs.parquet", columns=["doc_id", "lang"])
     qrels = read_parquet(folder / "qrels.parquet")
     # The evaluation units themselves: a query counts once per language of its relevant docs.
@@ -94,7 +108,33 @@ def dataset_statistics(
         paper=PAPER_COUNTS.get(kind, {}),
         pool_min_relevance=pool_min_relevance,
         queries_without_relevant=queries.height - relevant["query_id"].n_unique(),
+        **_group_counts(folder, queries, query_groups),
     )
+
+
+def _group_counts(
+    folder: Path, queries: pl.DataFrame, query_groups: Path | None
+) -> dict[str, int | None]:
+    """candidate_groups and largest_candidate_group of the evaluated `queries` (None, None
+    when they search the whole pool)."""
+    if query_groups is None:
+        return {"candidate_groups": None, "largest_candidate_group": None}
+    groups = (
+        read_parquet(query_groups, columns=["query_id", "group"])
+        .join(queries.select("query_id"), on="query_id")
+        .select("group")
+        .unique()
+    )
+    sizes = (
+        read_parquet(folder / "doc_groups.parquet", columns=["doc_id", "group"])
+        .join(groups, on="group")
+        .group_by("group")
+        .len()
+    )
+    return {
+        "candidate_groups": groups.height,
+        "largest_candidate_group": int(sizes.select(pl.col("len").max().fill_null(0)).item()),
+    }
 
 
 def write_dataset_counts(stats: DatasetStatistics, path: Path) -> None:
@@ -127,6 +167,8 @@ def read_dataset_counts(path: Path) -> DatasetStatistics:
             None if data["pool_min_relevance"] is None else int(data["pool_min_relevance"])
         ),
         queries_without_relevant=int(data["queries_without_relevant"]),
+        candidate_groups=_optional_int(data["candidate_groups"]),
+        largest_candidate_group=_optional_int(data["largest_candidate_group"]),
     )
 
 
@@ -143,7 +185,13 @@ def _to_json(stats: DatasetStatistics) -> dict[str, Any]:
         "paper": [[key, value] for key, value in stats.paper.items()],
         "pool_min_relevance": stats.pool_min_relevance,
         "queries_without_relevant": stats.queries_without_relevant,
+        "candidate_groups": stats.candidate_groups,
+        "largest_candidate_group": stats.largest_candidate_group,
     }
 
 
 _EMPTY = DatasetStatistics("", "", 0, {}, 0, {}, 0, "")
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

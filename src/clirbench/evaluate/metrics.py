@@ -1,9 +1,22 @@
-"""Per-(query, document language) retrieval metrics, computed like trec_eval.
+"""Retrieval metrics per evaluation unit, computed like trec_eval.
 
 The paper evaluates each language pair separately: a query whose relevant documents are
 written in several languages is scored once per language, each time against only the
 relevant documents in that language, while the ranking itself stays the full run.  Such a
-(query, document language) combination is an *evaluation unit*.
+(query, document language) combination is an *evaluation unit* (`evaluation.unit:
+query-doc-language`, the default).  Collections whose queries have relevant documents in
+several languages at once (LAReQA, XQuAD-R) are usually compared on the standard per-query
+figures instead, one ranking against all relevant documents, which can differ by a factor
+of two: `evaluation.unit: query` scores each query once, and labels its unit with the
+language its relevant documents share, or "mul" (ISO 639: multiple languages) when they are
+in several, so every table downstream keeps its (query_lang, doc_lang) columns.
+
+Judged queries the run has nothing for, or whose run holds none of their relevant
+documents, score 0, as with `trec_eval -c` and ir-measures (pytrec_eval on its own leaves
+queries absent from the run out, which raises its averages).  Metrics at a cutoff deeper
+than the run (`retrieval.top_k`), and full average precision ("map") whenever the run is
+shorter than the document pool, are cut by the run depth: `clirbench.evaluate.coverage`
+names them and counts the empty queries.
 
 All metrics are computed at once with polars joins and group-bys, so 100k queries with
 100 retrieved documents each take seconds, not the minutes a per-query Python loop would.
@@ -21,10 +34,20 @@ from clirbench.core.intermediate import reading
 
 logger = logging.getLogger(__name__)
 
-METRICS: tuple[str, ...] = ("recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10")
-DEPTH = 100  # deepest cutoff of any metric; the rest of a ranking is never looked at
+# "map@100" is trec_eval's map_cut_100 (ir-measures' AP@100): the precision at each relevant
+# document ranked within 100, summed and divided by all relevant documents of the unit;
+# "map" is average precision over the whole run (full AP only when the run holds the whole
+# pool); "p@1" is the accuracy of one-relevant tasks.
+METRICS: tuple[str, ...] = (
+    "recall@100", "recall@10", "ndcg@100", "ndcg@10", "mrr@10", "map@100", "map", "p@1", "recall@1"
+)  # fmt: skip
+DEPTH = 100  # deepest cutoff of any metric@k; only "map" reads the run below it
 SHALLOW = 10
 ALL = "all"  # language label of the macro-average rows
+# evaluation.unit: one unit per (query, document language), the paper's; or one per query.
+QUERY_DOC_LANGUAGE, QUERY = "query-doc-language", "query"
+UNITS = (QUERY_DOC_LANGUAGE, QUERY)
+MULTIPLE = "mul"  # a `query` unit's doc_lang when its relevant documents are in several
 
 UNIT_KEYS = ["query_id", "query_lang", "doc_lang"]
 # n_queries: the evaluation units behind the value, so every number a reader compares comes
@@ -40,14 +63,18 @@ def evaluate_run(
     queries: pl.DataFrame,
     docs: pl.DataFrame,
     relevance_threshold: int = 1,
+    unit: str = QUERY_DOC_LANGUAGE,
 ) -> pl.DataFrame:
     """Score every evaluation unit of `queries`; long table query_id, query_lang, doc_lang, metric, value.
 
-    Queries of `queries` without any relevant document are dropped (logged with their count;
-    `queries_without_relevant` lists them).  Judged queries missing from the run score 0,
-    like `trec_eval -c`.  Run rows of queries outside `queries` are ignored.
+    `unit` is `evaluation.unit` (see the module's docstring).  Queries of `queries` without
+    any relevant document are dropped (logged with their count; `queries_without_relevant`
+    lists them).  Judged queries missing from the run score 0, like `trec_eval -c`.  Run
+    rows of queries outside `queries` are ignored.
     """
-    relevant = relevant_judgements(qrels, queries, docs, relevance_threshold)
+    relevant = unit_judgements(
+        relevant_judgements(qrels, queries, docs, relevance_threshold), unit
+    )
     dropped = queries.height - relevant.select(pl.col("query_id").n_unique()).item()
     if dropped:
         logger.info(
@@ -57,9 +84,27 @@ def evaluate_run(
             relevance_threshold,
         )
     units = _unit_ideals(relevant)
-    hits = _unit_hits(_top_positions(run, DEPTH), relevant)
+    # The whole run, not its top DEPTH: "map" reads every retrieved document.
+    hits = _unit_hits(_ranked_positions(run), relevant)
     scored = units.join(hits, on=["query_id", "doc_lang"], how="left").fill_null(0)
     return _long_metrics(_metric_columns(scored))
+
+
+def unit_judgements(relevant: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """`relevant_judgements` with doc_lang the evaluation unit's document language label.
+
+    query-doc-language: each document's own language, so a query has one unit per language
+    of its relevant documents.  query: one unit per query, labelled with the language all
+    its relevant documents share, else MULTIPLE ("mul").
+    """
+    if unit == QUERY_DOC_LANGUAGE:
+        return relevant
+    if unit != QUERY:
+        raise ValueError(f"evaluation.unit: {unit!r} is not one of {', '.join(UNITS)}")
+    shared = pl.col("doc_lang").n_unique().over("query_id") == 1
+    return relevant.with_columns(
+        doc_lang=pl.when(shared).then(pl.col("doc_lang")).otherwise(pl.lit(MULTIPLE))
+    )
 
 
 def queries_without_relevant(
@@ -168,8 +213,8 @@ def summary_table(pieces: Iterable[tuple[str, str, str, pl.DataFrame]]) -> pl.Da
     return _sort_summary(pl.concat(labelled), ["dataset", "condition", "system"])
 
 
-def _top_positions(run: pl.DataFrame, depth: int) -> pl.DataFrame:
-    """query_id, doc_id, position (1-based) of the `depth` best documents per query.
+def _ranked_positions(run: pl.DataFrame) -> pl.DataFrame:
+    """query_id, doc_id, position (1-based) of every document of the run.
 
     Order is trec_eval's: score descending, ties by doc_id descending.  The file's rank
     column is ignored because trec_eval ignores it too; trusting it would make tied scores
@@ -182,10 +227,8 @@ def _top_positions(run: pl.DataFrame, depth: int) -> pl.DataFrame:
     ranked = run.select(query_code, "query_id", "doc_id", pl.col("score").cast(pl.Float64)).sort(
         ["query_code", "score", "doc_id"], descending=[False, True, True]
     )
-    return (
-        ranked.with_columns(position=_position_in_block("query_code"))
-        .filter(pl.col("position") <= depth)
-        .select("query_id", "doc_id", "position")
+    return ranked.with_columns(position=_position_in_block("query_code")).select(
+        "query_id", "doc_id", "position"
     )
 
 
@@ -213,13 +256,16 @@ def _unit_ideals(relevant: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _unit_hits(top: pl.DataFrame, relevant: pl.DataFrame) -> pl.DataFrame:
-    """Per unit with at least one relevant document retrieved: hit counts, DCG, reciprocal rank."""
+def _unit_hits(ranked: pl.DataFrame, relevant: pl.DataFrame) -> pl.DataFrame:
+    """Per unit with at least one relevant document retrieved: hit counts, DCG, reciprocal
+    rank and the sums of precisions at its relevant documents' ranks (average precision
+    before dividing by the unit's relevant documents)."""
     # Every document has one language, so each retrieved relevant document lands in exactly
-    # one unit: the run is shared by all units of its query, never filtered by language.
+    # one unit (its language's, or its query's): the run is shared by all units of its
+    # query, never filtered by language.
     # Sorted before summing the gains, so DCG does not depend on the join's row order.
     return (
-        top.join(
+        ranked.join(
             relevant.select("query_id", "doc_id", "doc_lang", "relevance"),
             on=["query_id", "doc_id"],
             how="inner",
@@ -227,13 +273,25 @@ def _unit_hits(top: pl.DataFrame, relevant: pl.DataFrame) -> pl.DataFrame:
         .sort("query_id", "doc_lang", "position")
         .group_by("query_id", "doc_lang")
         .agg(
-            hits_100=pl.len(),
+            hits_100=(pl.col("position") <= DEPTH).sum(),
             hits_10=(pl.col("position") <= SHALLOW).sum(),
+            hits_1=(pl.col("position") <= 1).sum(),
             dcg_100=_discounted_gain(DEPTH),
             dcg_10=_discounted_gain(SHALLOW),
             rr_10=(1.0 / pl.col("position")).filter(pl.col("position") <= SHALLOW).max(),
+            precisions_100=_precision_sum(DEPTH),
+            precisions=_precision_sum(None),
         )
     )
+
+
+def _precision_sum(cutoff: int | None) -> pl.Expr:
+    # The unit's hits sorted by position: the i-th sits at `position`, so the precision
+    # there is i / position (trec_eval's map and map_cut).
+    precision = pl.int_range(1, pl.len() + 1, dtype=pl.Int64) / pl.col("position")
+    if cutoff is None:
+        return precision.sum()
+    return precision.filter(pl.col("position") <= cutoff).sum()
 
 
 def _discounted_gain(cutoff: int) -> pl.Expr:
@@ -252,6 +310,10 @@ def _metric_columns(scored: pl.DataFrame) -> pl.DataFrame:
         pl.col("dcg_100").truediv(pl.col("idcg_100")).alias("ndcg@100"),
         pl.col("dcg_10").truediv(pl.col("idcg_10")).alias("ndcg@10"),
         pl.col("rr_10").cast(pl.Float64).alias("mrr@10"),
+        pl.col("precisions_100").truediv(n_relevant).alias("map@100"),
+        pl.col("precisions").truediv(n_relevant).alias("map"),
+        pl.col("hits_1").cast(pl.Float64).alias("p@1"),
+        pl.col("hits_1").truediv(n_relevant).alias("recall@1"),
     )
 
 
@@ -308,3 +370,4 @@ def read_summary(path: Path) -> pl.DataFrame:
     return table.with_columns(
         pl.col("value").cast(pl.Float64), pl.col("n_queries").cast(pl.Int64)
     )
+

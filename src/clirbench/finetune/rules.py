@@ -300,6 +300,7 @@ def _evaluator(
         read_parquet(retrieval["qrels"]),
         int(retrieval["relevance_threshold"]),
         (prompt_of(base, "query"), prompt_of(base, "document")),
+        unit=str(retrieval["unit"]),
     )
 
 

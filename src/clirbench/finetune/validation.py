@@ -7,7 +7,9 @@ the paper does (Appendix D.4):
   pairs, so it runs from 0 to 2);
 - query-document: macro nDCG@10 over language pairs on the dataset's validation queries,
   searched against its whole document pool and scored by the workflow's own metrics
-  (`clirbench.evaluate.metrics`), exactly as the evaluation stage scores test runs;
+  (`clirbench.evaluate.metrics`), exactly as the evaluation stage scores test runs: on the
+  same evaluation units (`evaluation.unit`), so the epoch kept is the best by the study's
+  own measure;
 - word: accuracy on the held-out word-in-context instances at the cosine threshold that
   maximises it (sentence-transformers' `BinaryClassificationEvaluator`: the threshold is
   tuned on the same instances, as "accuracy with a tuned threshold" reads).
@@ -25,7 +27,7 @@ import polars as pl
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from sentence_transformers.sentence_transformer.evaluation import BinaryClassificationEvaluator
 
-from clirbench.evaluate.metrics import ALL, evaluate_run, summarise_pairs
+from clirbench.evaluate.metrics import ALL, QUERY_DOC_LANGUAGE, evaluate_run, summarise_pairs
 from clirbench.retrieve.exact_search import exact_search
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,8 @@ def _recall_at_1(sources: np.ndarray, targets: np.ndarray, target_texts: list[st
 
 
 class RetrievalEvaluator(BaseEvaluator):
-    """Macro nDCG@10 over language pairs of validation queries against the document pool."""
+    """Macro nDCG@10 over language pairs of validation queries against the document pool,
+    per evaluation unit `unit` (`evaluation.unit`)."""
 
     def __init__(
         self,
@@ -104,6 +107,7 @@ class RetrievalEvaluator(BaseEvaluator):
         relevance_threshold: int,
         prompts: tuple[str, str],
         name: str = "validation",
+        unit: str = QUERY_DOC_LANGUAGE,
     ) -> None:
         super().__init__()
         if queries.is_empty():
@@ -112,6 +116,7 @@ class RetrievalEvaluator(BaseEvaluator):
         self.docs = docs
         self.qrels = qrels
         self.relevance_threshold = relevance_threshold
+        self.unit = unit
         self.query_prompt, self.document_prompt = prompts
         self.name = name
         self.primary_metric = QUERY_DOCUMENT_METRIC
@@ -131,7 +136,7 @@ class RetrievalEvaluator(BaseEvaluator):
             }
         )
         per_unit = evaluate_run(
-            run, self.qrels, self.queries, self.docs, self.relevance_threshold
+            run, self.qrels, self.queries, self.docs, self.relevance_threshold, self.unit
         )
         summary = summarise_pairs(per_unit)
         macro = summary.filter(

@@ -4,7 +4,10 @@ The unit of work is the study's model inventory: each BM25 system, configured en
 fine-tuned encoder (per training scope) and re-ranker (per dataset it is trained on). A
 record says what the model is (its reference and its identity: a Hugging Face commit, the
 sha256 of a folder's content, or a bundled package's version), which packages provide its
-weights and runtime, and its size: embedding dimension and parameter count.
+weights and runtime, and its size: embedding dimension and parameter count. An encoder's
+record also has the prompts it puts before queries and documents, and the languages it was
+trained on (`languages`, null when unknown, and where that list comes from), from which the
+report marks results outside them (`clirbench.embed.language_coverage`).
 
 Size comes from the weight files' headers (`clirbench.provenance.weights`), so describing a
 model costs milliseconds, not a model load; only a model with no header-readable weights
@@ -30,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clirbench.embed.encoders import EncoderConfig, fingerprint, load_encoder
+from clirbench.embed.encoders import EncoderConfig, fingerprint, load_encoder, prompt_of
 from clirbench.embed.model_identity import (
     PACKAGE_PREFIX,
     cached_hub_snapshot,
@@ -79,7 +82,8 @@ def describe_model(spec: Mapping[str, Any], threads: int) -> dict[str, Any]:
         return label | describe_bm25(spec["settings"])
     if role in (ENCODER, FINE_TUNED):
         described = describe_encoder(str(spec["name"]), spec["settings"], threads)
-        return label | {"base": spec.get("base")} | described | trained
+        coverage = spec.get("coverage") or {"languages": None, "languages_source": "unknown"}
+        return label | {"base": spec.get("base")} | described | coverage | trained
     if role == RERANKER:
         folder = Path(spec["folder"])
         described = describe_reranker(folder, bool(spec["trust_remote_code"]), threads)
@@ -118,6 +122,9 @@ def describe_encoder(name: str, settings: Mapping[str, Any], threads: int) -> di
         "backend": config.backend,
         **_identity_fields(identity),
         "encoder_fingerprint": fingerprint(config),
+        # What the backend puts before each text (its own when the config sets none).
+        "query_prompt": prompt_of(config, "query"),
+        "document_prompt": prompt_of(config, "document"),
         "packages": package_versions(BACKEND_PACKAGES[config.backend], config.model),
         **size,
     }

@@ -3,15 +3,18 @@
 Built when the workflow starts (`workflow/rules/common.smk`), from the study's registry, so
 this module imports no model library. A spec names the model, its role and what the job
 needs to find it: a BM25 system's settings, an encoder's settings (a fine-tuned encoder's
-are its base's with its trained folder), a re-ranker's trained folder. Trained folders are
-also given as `reference`, relative to the results folder, which is what the report shows
-(records made in two results folders of one study stay byte-identical).
+are its base's with its trained folder) and the languages it was trained on (a fine-tuned
+encoder's are its base's, `clirbench.embed.language_coverage`), a re-ranker's trained
+folder. Trained folders are also given as `reference`, relative to the results folder,
+which is what the report shows (records made in two results folders of one study stay
+byte-identical).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from clirbench.embed.language_coverage import study_coverage
 from clirbench.finetune.specs import fine_tuned_encoder_settings
 
 if TYPE_CHECKING:  # the registry imports every stage's specs; needed here for typing only
@@ -33,7 +36,12 @@ def model_specs(study: Study) -> list[dict[str, Any]]:
         for name, entry in sorted(settings.bm25.items())
     ]
     specs += [
-        {"name": name, "role": ENCODER, "settings": dict(entry)}
+        {
+            "name": name,
+            "role": ENCODER,
+            "settings": dict(entry),
+            "coverage": study_coverage(study, name).as_record(),
+        }
         for name, entry in sorted(settings.encoders.items())
     ]
     for name, scope in study.training_units():
@@ -49,6 +57,7 @@ def model_specs(study: Study) -> list[dict[str, Any]]:
                     model, settings.encoders[model.base], settings.output_root, dataset
                 ),
                 "reference": f"fine_tuning/{name}/{scope}/model",
+                "coverage": study_coverage(study, name).as_record(),
             }
         )
     for name, dataset in study.reranking_units():

@@ -35,6 +35,10 @@ METRIC_LABELS = {
     "ndcg@100": "nDCG@100",
     "ndcg@10": "nDCG@10",
     "mrr@10": "MRR@10",
+    "map@100": "MAP@100",
+    "map": "MAP",
+    "p@1": "P@1",
+    "recall@1": "Recall@1",
 }
 
 

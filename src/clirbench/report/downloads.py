@@ -37,6 +37,9 @@ TABLE_CAPTIONS: Mapping[str, str] = {
     "translated-conditions-table": "The machine-translated document conditions: translator, "
     "fingerprint and documents translated.",
     "pairs": "The highlighted language pairs: each system's metrics on them.",
+    "all-metrics": "Every metric's macro average over language pairs per condition and system "
+    "of one dataset (MAP@100, MAP, P@1 and R@1 beside Table 3's); (cut): cut by the run "
+    "depth (retrieval.top_k).",
     "fine-tuning-table": "Table 4: Recall@100 of each base encoder and its fine-tuned versions.",
     "fine-tuned-models": "The fine-tuned models: training data, pairs, kept epoch, settings.",
     "fine-tuning-curves": "Fine-tuning: training loss and validation score per epoch.",

@@ -11,11 +11,15 @@ legible at the page's width and at any zoom, and the metric switch (Recall@100, 
 nDCG@10; radio buttons and :checked selectors, no script) only shows another of the three
 values every cell holds. Three images per figure, at a size where the labels are legible,
 would make the page several megabytes larger and the report job tens of seconds slower.
+
+A cell whose query or document language the system was not trained on is marked †
+(`clirbench.report.language_coverage`): a dark cell there says less about the pair than
+about the model's languages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -26,6 +30,7 @@ from matplotlib.colors import Colormap, to_hex
 from clirbench.core.systems import HNSW_SUFFIX
 from clirbench.evaluate.metrics import ALL
 from clirbench.report.common import MISSING, conditions, ordered
+from clirbench.report.language_coverage import LanguageCoverage, mark_title
 
 # The switch's choices, the first shown when the page opens.
 HEATMAP_METRICS: tuple[str, ...] = ("recall@100", "recall@10", "ndcg@10")
@@ -52,16 +57,20 @@ class Panel:
     column_label: str
     values: dict[str, np.ndarray]
     counts: np.ndarray
+    # Per cell, the hover text of its † mark ("" unmarked: every language covered or unknown).
+    marks: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class HeatmapCell:
     """One cell as the page shows it: a value per metric of the switch, the CSS classes of
-    their colours, and the query count ("" and no values when the pair was not evaluated)."""
+    their colours, the query count ("" and no values when the pair was not evaluated), and
+    the hover text of its † mark ("" when unmarked)."""
 
     values: tuple[str, ...]
     classes: str
     count: str
+    mark: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,10 +101,16 @@ class HeatmapSection:
     figures: list[Heatmap]
     colour_css: str
     scale: str
+    marked: bool = False  # some cell is marked †: the note says what it means
 
 
-def heatmaps(summary: pl.DataFrame) -> HeatmapSection:
-    """One figure per dataset × condition, one panel per system.
+# (system, query language, document language) -> the hover text of the pair's † mark, or "".
+Marker = Callable[[str, str, str], str]
+
+
+def heatmaps(summary: pl.DataFrame, coverage: LanguageCoverage | None = None) -> HeatmapSection:
+    """One figure per dataset × condition, one panel per system; with `coverage`, the cells
+    of a language the system was not trained on marked †.
 
     HNSW systems (`<encoder>+hnsw`) get no panel: their pairs differ from their exact
     search's only where the graph missed documents, which the approximate-search section
@@ -110,7 +125,8 @@ def heatmaps(summary: pl.DataFrame) -> HeatmapSection:
     for dataset in ordered(pairs["dataset"]):
         in_dataset = pairs.filter(pl.col("dataset") == dataset)
         for condition in conditions(in_dataset):
-            panels = heatmap_panels(in_dataset.filter(pl.col("condition") == condition))
+            marker = _marker(coverage, dataset, condition)
+            panels = heatmap_panels(in_dataset.filter(pl.col("condition") == condition), marker)
             figures.append(Heatmap(dataset, condition, [panel_table(p) for p in panels]))
     colour_map = _colour_map()
     return HeatmapSection(
@@ -118,15 +134,33 @@ def heatmaps(summary: pl.DataFrame) -> HeatmapSection:
         figures=figures,
         colour_css=colour_css(colour_map),
         scale=", ".join(to_hex(colour_map(i / (SCALE_STOPS - 1))) for i in range(SCALE_STOPS)),
+        marked=any(
+            cell.mark
+            for figure in figures
+            for panel in figure.panels
+            for _, cells in panel.rows
+            for cell in cells
+        ),
     )
 
 
-def heatmap_panels(pairs: pl.DataFrame) -> list[Panel]:
+def _marker(coverage: LanguageCoverage | None, dataset: str, condition: str) -> Marker | None:
+    if coverage is None:
+        return None
+
+    def mark(system: str, query_lang: str, doc_lang: str) -> str:
+        missing = coverage.uncovered(dataset, condition, system, query_lang, doc_lang)
+        return mark_title(missing) if missing else ""
+
+    return mark
+
+
+def heatmap_panels(pairs: pl.DataFrame, marker: Marker | None = None) -> list[Panel]:
     """Query language × document language, one panel per system; when one side has a single
     language (Tatoeba xx→en, WikiCLIR en→xx) one panel instead, the systems on the other axis.
 
     `pairs`: summary rows (system, query_lang, doc_lang, metric, value, n_queries) of one
-    dataset and condition, without the macro rows.
+    dataset and condition, without the macro rows. `marker` gives each cell's † mark.
     """
     systems = ordered(pairs["system"])
     query_langs = sorted(set(pairs["query_lang"]))
@@ -134,17 +168,40 @@ def heatmap_panels(pairs: pl.DataFrame) -> list[Panel]:
     if len(doc_langs) == 1:
         label = f"system (documents in {doc_langs[0]})"
         keys = ("query_lang", query_langs, "system", systems)
-        return [_panel(pairs, "", keys, ("query language", label))]
+        fixed = {"doc_lang": doc_langs[0]}
+        return [_panel(pairs, "", keys, ("query language", label), _marks(keys, fixed, marker))]
     if len(query_langs) == 1:
         label = f"system (queries in {query_langs[0]})"
         keys = ("system", systems, "doc_lang", doc_langs)
-        return [_panel(pairs, "", keys, (label, "document language"))]
+        fixed = {"query_lang": query_langs[0]}
+        return [_panel(pairs, "", keys, (label, "document language"), _marks(keys, fixed, marker))]
     keys = ("query_lang", query_langs, "doc_lang", doc_langs)
     labels = ("query language", "document language")
     return [
-        _panel(pairs.filter(pl.col("system") == system), system, keys, labels)
+        _panel(
+            pairs.filter(pl.col("system") == system),
+            system,
+            keys,
+            labels,
+            _marks(keys, {"system": system}, marker),
+        )
         for system in systems
     ]
+
+
+def _marks(
+    keys: tuple[str, list[str], str, list[str]], fixed: dict[str, str], marker: Marker | None
+) -> np.ndarray | None:
+    """Each cell's mark: its row and column keys with `fixed`, the key neither axis has."""
+    if marker is None:
+        return None
+    row_key, rows, column_key, columns = keys
+    marks = np.full((len(rows), len(columns)), "", dtype=object)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            where = {**fixed, row_key: row, column_key: column}
+            marks[i, j] = marker(where["system"], where["query_lang"], where["doc_lang"])
+    return marks
 
 
 def panel_table(panel: Panel) -> PanelTable:
@@ -165,7 +222,8 @@ def panel_table(panel: Panel) -> PanelTable:
                 if not np.isnan(values[i])
             )
             texts = tuple(MISSING if np.isnan(value) else f"{value:.2f}" for value in values)
-            cells.append(HeatmapCell(texts, classes, f"n={int(panel.counts[at])}"))
+            mark = "" if panel.marks is None else str(panel.marks[at])
+            cells.append(HeatmapCell(texts, classes, f"n={int(panel.counts[at])}", mark))
         rows.append((row, cells))
     system_columns = panel.column_label.startswith("system")
     return PanelTable(
@@ -192,6 +250,7 @@ def _panel(
     title: str,
     keys: tuple[str, list[str], str, list[str]],
     labels: tuple[str, str],
+    marks: np.ndarray | None = None,
 ) -> Panel:
     _, rows, _, columns = keys
     values = {
@@ -201,7 +260,7 @@ def _panel(
     # The count is the pair's, whatever the metric: the first metric's rows carry it.
     first = pairs.filter(pl.col("metric") == HEATMAP_METRICS[0])
     counts = _matrix(first, keys, "n_queries", 0).astype(np.int64)
-    return Panel(title, rows, columns, labels[0], labels[1], values, counts)
+    return Panel(title, rows, columns, labels[0], labels[1], values, counts, marks)
 
 
 def _matrix(

@@ -4,8 +4,11 @@ the hardware.
 The models table has one row per model record (`clirbench.provenance.models`, written by the
 describe_models job): what the model is (its reference), which version of it (a Hub commit,
 the sha256 of a folder's content, or a bundled package's version), the packages that provide
-its weights and runtime, its dimension and its parameter count. Hashes are shortened on the
-page, whole in each cell's title; every record in full is in `provenance/models.json`.
+its weights and runtime, its dimension and its parameter count; for an encoder also the
+prompts it puts before queries and documents (quoted, so that a trailing space shows; "none"
+when empty: two systems of one model differ by them) and the languages it was trained on.
+Hashes are shortened on the page, whole in each cell's title; every record in full is in
+`provenance/models.json`.
 """
 
 from __future__ import annotations
@@ -62,6 +65,35 @@ def _model_row(record: Mapping[str, Any]) -> dict[str, Any]:
             f"{record['parameters']:,}" if isinstance(record.get("parameters"), int) else MISSING
         ),
         "counted_from": str(record.get("counted_from") or ""),
+        "prompts": _prompts(record),
+        **_languages(record),
+    }
+
+
+def shown_prompt(prompt: str) -> str:
+    """A prompt as the page shows it: quoted (a trailing space matters), or "none"."""
+    return json.dumps(prompt, ensure_ascii=False) if prompt else "none"
+
+
+def _prompts(record: Mapping[str, Any]) -> str:
+    if "query_prompt" not in record:
+        return ""  # not an encoder (or a record from before prompts were recorded)
+    query = shown_prompt(str(record["query_prompt"] or ""))
+    document = shown_prompt(str(record.get("document_prompt") or ""))
+    return f"query {query}, document {document}"
+
+
+def _languages(record: Mapping[str, Any]) -> dict[str, str]:
+    """The training languages: how many (all of them in the title) and whence the list."""
+    if "languages_source" not in record:
+        return {"languages": "", "languages_title": ""}
+    languages = record.get("languages")
+    if languages is None:
+        return {"languages": "unknown", "languages_title": "no list known: no check"}
+    count = f"{len(languages)} language" + ("s" if len(languages) != 1 else "")
+    return {
+        "languages": count if len(languages) > 3 else ", ".join(languages),
+        "languages_title": f"{', '.join(languages)} ({record['languages_source']})",
     }
 
 

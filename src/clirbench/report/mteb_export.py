@@ -10,8 +10,12 @@ parameter count, as far as the study knows them). A subset "all" holds the macro
 over language pairs, the number Table 3 shows.
 
 `main_score` is Recall@100 (the paper's main measure), not MTEB's usual nDCG@10: both are
-in every entry. Languages are ISO 639-3 with the most likely script ("deu-Latn"), as MTEB
-writes them.
+in every entry, with map_at_100, precision_at_1, recall_at_1 and the others; "map" (average
+precision over the whole run) only for datasets whose runs hold the whole pool, since
+below that it is not the full AP a reader of MTEB results would take it for. Languages are
+ISO 639-3 with the most likely script ("deu-Latn"), as MTEB writes them; a unit whose
+relevant documents are in several languages (`evaluation.unit: query`) has document
+language "mul" (ISO 639: multiple languages), "mul-Zyyy".
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +32,20 @@ import polars as pl
 from clirbench.core.atomic import write_text
 from clirbench.core.intermediate import reading
 from clirbench.core.languages import base_language, script_of
+from clirbench.evaluate.coverage import cut_metrics
+from clirbench.evaluate.dataset_counts import read_dataset_counts
 from clirbench.evaluate.metrics import ALL, read_summary
 
 MAIN_SCORE = "recall@100"
 EVALUATED_SPLIT = "test"
 NO_REVISION = "no_revision_available"  # MTEB's folder name for a model without a revision
+FULL_AP = "map"  # exported only where the runs hold the whole pool
 
 
 def mteb_metric_name(metric: str) -> str:
-    """"recall@100" -> "recall_at_100", MTEB's spelling."""
-    return metric.replace("@", "_at_")
+    """"recall@100" -> "recall_at_100", "p@1" -> "precision_at_1": MTEB's spelling."""
+    name = metric.replace("@", "_at_")
+    return "precision" + name.removeprefix("p") if name.startswith("p_at_") else name
 
 
 @functools.cache
@@ -121,11 +129,16 @@ def export_mteb(
     models: Mapping[str, Mapping[str, Any]],
     out: Path,
     split: str = EVALUATED_SPLIT,
+    full_pool: Collection[str] = (),
 ) -> list[Path]:
     """Write every system of `summary` in MTEB's layout under `out`; the paths written.
 
     `models`: system -> its model_meta.json content (see `model_meta`; at least name and
-    revision); a system missing from it is described by its name alone."""
+    revision); a system missing from it is described by its name alone. `full_pool`: the
+    datasets whose runs hold their whole pool, the only ones whose "map" is exported."""
+    summary = summary.filter(
+        (pl.col("metric") != FULL_AP) | pl.col("dataset").is_in(list(full_pool))
+    )
     written = []
     for system in sorted(set(summary["system"])):
         meta = {"name": system, "revision": None, **dict(models.get(system) or {})}
@@ -147,11 +160,20 @@ def export_mteb_files(
     models_path: Path,
     systems: Mapping[str, Mapping[str, Any]],
     out: Path,
+    top_k: int | None = None,
+    dataset_counts: Sequence[Path] = (),
 ) -> None:
     """The export rule's entry point: summary.csv and provenance/models.json in, `out`
     written (replaced whole). `systems`: system -> description, model (its name in
-    models.json) and first_stage where it has one."""
+    models.json) and first_stage where it has one. `top_k` (retrieval.top_k) and the
+    datasets' counts files (their pool sizes) say where "map" is full AP."""
     summary = read_summary(summary_path)
+    counts = [read_dataset_counts(Path(path)) for path in dataset_counts]
+    full_pool = [
+        stats.name
+        for stats in counts
+        if top_k is not None and not cut_metrics(top_k, stats.searched_pool, [FULL_AP])
+    ]
     with reading(models_path):
         records = json.loads(models_path.read_text(encoding="utf-8"))["models"]
     models = {
@@ -164,7 +186,7 @@ def export_mteb_files(
     # attempt is replaced, never merged.
     if out.exists():
         shutil.rmtree(out)
-    export_mteb(summary, models, out)
+    export_mteb(summary, models, out, full_pool=full_pool)
 
 
 def _folder_name(name: str) -> str:

@@ -3,7 +3,7 @@
 Self-contained means no network access is needed to read it (images are inlined PNGs,
 styles are inline), so the page can be archived or mailed next to the results and still
 render years later. This module assembles the sections' contexts (one module per section:
-table3, datasets, heatmaps, per_language, highlighted_pairs, run_metadata;
+table3, evaluation_protocol, datasets, heatmaps, per_language, highlighted_pairs, run_metadata;
 translated_conditions and translation_pilot for the translation stage; approximate_search
 for the ANN stage) and renders templates/report.html.j2, which includes one part per section
 from templates/sections/.
@@ -26,11 +26,13 @@ from clirbench.report.approximate_search import approximate_search
 from clirbench.report.common import DECIMALS, condition_label
 from clirbench.report.datasets import dataset_rows
 from clirbench.report.downloads import add_csv_downloads, write_tables
+from clirbench.report.evaluation_protocol import evaluation_section
 from clirbench.report.fine_tuning import fine_tuning_section
 from clirbench.report.reranking import reranking_section
 from clirbench.report.heatmaps import heatmaps
 from clirbench.report.per_language import per_language
 from clirbench.report.highlighted_pairs import highlighted_pair_tables, metric_labels, pair_labels
+from clirbench.report.language_coverage import language_coverage
 from clirbench.report.run_metadata import run_metadata
 from clirbench.report.table3 import table3
 from clirbench.report.translated_conditions import translated_conditions
@@ -56,6 +58,7 @@ def build_report(
     fine_tuning: Sequence[Mapping[str, Any]] = (),
     reranking: Mapping[str, Any] | None = None,
     analyses: Mapping[str, Any] | None = None,
+    run_coverage: pl.DataFrame | None = None,
     tables_out: Path | None = None,
 ) -> None:
     """Write the report for a summary.csv table (see `evaluate.metrics.summary_table`),
@@ -73,7 +76,7 @@ def build_report(
         pilot_summary=pilot_summary, pilot_documents=pilot_documents,
         translation_summaries=translation_summaries, translation=translation,
         ann_efficiency=ann_efficiency, ann_overlap=ann_overlap, fine_tuning=fine_tuning,
-        reranking=reranking, analyses=analyses,
+        reranking=reranking, analyses=analyses, run_coverage=run_coverage,
     )  # fmt: skip
     page, tables = add_csv_downloads(page)
     if tables_out is not None:
@@ -97,6 +100,7 @@ def render_report(
     fine_tuning: Sequence[Mapping[str, Any]] = (),
     reranking: Mapping[str, Any] | None = None,
     analyses: Mapping[str, Any] | None = None,
+    run_coverage: pl.DataFrame | None = None,
 ) -> str:
     """The page's HTML (what `build_report` writes).
 
@@ -112,6 +116,8 @@ def render_report(
     scope, `fine_tuning.read_training_record`). The re-ranking section appears with
     `reranking` (records, runs and settings, see `reranking.reranking_section`). The
     analyses section appears with `analyses` (the tables, see `analyses.analyses_section`).
+    The evaluation protocol note states metadata["evaluation"] (unit, top_k) and, with
+    `run_coverage` (run_coverage.csv), how many queries the runs left empty.
     """
     if pilot_documents is not None and pilot_summary is None:
         raise ValueError("the pilot's documents were given without the pilot summary")
@@ -120,6 +126,11 @@ def render_report(
         None if pilot_summary is None else pilot_section(pilot_summary, pilot_documents, settings)
     )
     translated = translated_conditions(translation_summaries or {})
+    # The evaluation protocol (unit, run depth) feeds its note, not the metadata rows.
+    protocol = dict(metadata.get("evaluation") or {})
+    metadata = {key: value for key, value in metadata.items() if key != "evaluation"}
+    # Results on languages an encoder was not trained on are marked (Table 3, heatmaps).
+    coverage = language_coverage(metadata.get("model_records") or [], translation_summaries)
     notices = [str(notice) for notice in settings.get("skipped") or []]
     if notices and pilot is None and not translated:
         # No translation section to carry them: they are listed with the run's metadata.
@@ -131,9 +142,13 @@ def render_report(
             (analyses or {}).get("significance"),
             (analyses or {}).get("intervals"),
             sampled_systems(reranking),
+            coverage,
+        ),
+        "evaluation": evaluation_section(
+            summary, protocol, dataset_statistics, run_coverage, sampled_systems(reranking)
         ),
         "datasets": dataset_rows(dataset_statistics),
-        "heatmaps": heatmaps(summary),
+        "heatmaps": heatmaps(summary, coverage),
         "per_language": per_language(summary),
         "highlighted": highlighted_pair_tables(summary, pairs),
         "highlighted_pairs": pair_labels(pairs),

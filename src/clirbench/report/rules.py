@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from clirbench.evaluate.dataset_counts import read_dataset_counts
+from clirbench.evaluate.coverage import read_coverage
 from clirbench.evaluate.metrics import read_summary
 from clirbench.report.analyses import read_tables
 from clirbench.report.approximate_search import read_ann_efficiency, read_ann_overlap
@@ -54,6 +55,7 @@ def report(
     analyses: Mapping[str, Any] | None = None,
     tables_out: Path | None = None,
     models: Path | None = None,
+    run_coverage: Path | None = None,
 ) -> None:
     """Write the report page to `out`, and its tables as CSV files into `tables_out`.
 
@@ -64,6 +66,8 @@ def report(
     and their modification times give the run's start, end, elapsed and busy time.
     `models`: the describe_models job's records, for the models table. The page also
     states the hardware this job runs on (`clirbench.provenance.source.hardware`).
+    metadata["evaluation"] ({"unit", "top_k"}) and `run_coverage` (run_coverage.csv, the
+    queries each run left empty) feed the evaluation protocol note.
 
     The translation stage's files, each optional (its section is left out without it):
     `pilot_summary` (the pilot's summary CSV) and `pilot_documents` (its per-document
@@ -115,6 +119,7 @@ def report(
         fine_tuning=[read_training_record(Path(path)) for path in fine_tuning or []],
         reranking=_reranking_inputs(reranking) if reranking and reranking["records"] else None,
         analyses=_analyses_inputs(analyses) if analyses else None,
+        run_coverage=None if run_coverage is None else read_coverage(Path(run_coverage)),
         tables_out=tables_out,
     )
 

@@ -5,7 +5,9 @@ and per dataset and document condition the macro-averaged Recall@100, Recall@10 
 nDCG@100 (every language pair weighted equally). The best value of each column is bold, so
 the winner per setting can be read off at a glance. Systems scored on a sample of the
 queries (re-ranked runs in a time budget) do not compete for it: 1.000 on 64 sampled
-queries is no win over 0.800 on all of them.
+queries is no win over 0.800 on all of them. A system evaluated on a language it was not
+trained on is marked † (`clirbench.report.language_coverage`): its macro averages include
+zero-shot pairs, which a reader comparing systems must know.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import polars as pl
 
 from clirbench.evaluate.metrics import ALL
 from clirbench.report.common import DECIMALS, Cell, conditions, format_value, ordered, value_lookup
+from clirbench.report.language_coverage import LanguageCoverage, mark_title
 
 TABLE_METRICS = (("recall@100", "R@100"), ("recall@10", "R@10"), ("ndcg@100", "nDCG@100"))
 
@@ -27,13 +30,16 @@ def table3(
     significance: pl.DataFrame | None = None,
     intervals: pl.DataFrame | None = None,
     sampled: Collection[str] = (),
+    coverage: LanguageCoverage | None = None,
 ) -> dict[str, Any]:
     """The paper's Table 3: rows systems, columns dataset × condition × metric, macro values.
 
     With the analyses' tables, each value tested carries its bootstrap interval, its number
     of evaluation units where the column's systems differ in it (re-ranked samples), and a
     mark when its difference from the column's best system is not significant. The systems
-    of `sampled` were scored on a sample of the queries: never bold."""
+    of `sampled` were scored on a sample of the queries: never bold. With `coverage`, each
+    system evaluated on a language outside its training languages gets a mark (`uncovered`:
+    system -> the mark's hover text)."""
     macro = summary.filter((pl.col("query_lang") == ALL) & (pl.col("doc_lang") == ALL))
     datasets = ordered(summary["dataset"])
     per_dataset = {d: conditions(summary.filter(pl.col("dataset") == d)) for d in datasets}
@@ -63,6 +69,12 @@ def table3(
         ),
         "annotated": intervals is not None,
         "sampled": [s for s in systems if s in sampled],
+        "uncovered": {
+            system: mark_title(languages)
+            for system, languages in (coverage or LanguageCoverage()).uncovered_by_system(
+                summary
+            ).items()
+        },
     }
 
 
