@@ -5,8 +5,11 @@ the score cache, the systems it adds and the start-up errors."""
 from __future__ import annotations
 
 import importlib.util
-import logging
 import json
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -551,3 +554,50 @@ def test_an_xlm_roberta_base_trains_and_scores_through_the_same_code(tmp_path: P
     order = [i for b in batches for i in b]
     alone = np.concatenate([scorer.encode([p], "pair") for p in pairs])
     assert np.array_equal(together[np.argsort(order)], alone)
+
+
+SCORE_BATCH_SCRIPT = """
+import sys
+import clirbench.embed.backends  # MKL's strict mode, before the model below is built
+import numpy as np
+import torch
+from sentence_transformers import CrossEncoder
+from clirbench.rerank.rerank import CrossEncoderScorer, ScorerConfig, pair_text
+
+minilm, folder = sys.argv[1:3]
+torch.manual_seed(0)
+model = CrossEncoder(minilm, num_labels=1)
+with torch.no_grad():  # a trained head's spread of logits, not a new one's, all near 0
+    model.model.classifier.weight.mul_(5.0)
+model.save(folder)
+scorer = CrossEncoderScorer(
+    ScorerConfig(name="ce", folder=folder, batch_size=64, device="cpu", trust_remote_code=False),
+    "fingerprint", 16, 2,
+)
+words = "river mountain city language currency script island border coast capital".split()
+queries = [f"{words[i]} {words[(i * 3) % 10]} of the north" for i in range(8)]
+docs = [" ".join(words[(i + j) % 10] for j in range(12)) for i in range(8)]
+pairs = [pair_text(q, d) for q in queries for d in docs]
+assert [len(batch) for batch in scorer.batches(pairs, "pair")] == [64]  # one token count
+together = scorer.encode(pairs, "pair")
+alone = np.concatenate([scorer.encode([pair], "pair") for pair in pairs])
+assert len(np.unique(together)) > 32, together  # real scores, not one constant
+print(int((together != alone).sum()))
+"""
+
+
+def test_scores_are_bitwise_the_same_alone_and_in_a_full_batch(tmp_path: Path):
+    """MiniLM with a one-score head (the demo's re-rankers), 64 pairs of one token count:
+    each pair scores exactly the same alone as in the batch, in a fresh process (MKL in
+    strict mode from its start, as in the workflow's jobs). Scored as one batch, torch's
+    sigmoid takes a vectorised path for whole vector lanes and a scalar one for the rest,
+    which changed 4 of these 64 scores in their last bits; a killed re-ranking resumed with
+    other batches then wrote another run file (the fault-injection suite caught it)."""
+    environment = {name: value for name, value in os.environ.items() if name != "MKL_CBWR"}
+    job = subprocess.run(
+        [sys.executable, "-c", SCORE_BATCH_SCRIPT, MINILM_FOLDER, str(tmp_path / "ce")],
+        capture_output=True, text=True, env=environment, timeout=300,
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert job.stdout.strip() == "0", job.stderr[-3000:]
+    assert "strict CNR" not in job.stderr  # the scorer's own check found strict mode

@@ -120,7 +120,7 @@ class SentenceTransformerEncoder(BaseEncoder):
 def _load_sentence_transformers(config: EncoderConfig, threads: int) -> Encoder:
     from sentence_transformers import SentenceTransformer
 
-    _prepare_torch(config, threads)
+    prepare_torch(f"encoder {config.name!r}", config.device, threads)
     source, revision = model_source(config)
     with _explain_load_errors(config, source):
         model = SentenceTransformer(
@@ -188,7 +188,7 @@ POOLINGS: dict[str, Callable[[Any, Any], Any]] = {"mean": mean_pooling, "cls": c
 def _load_hf(config: EncoderConfig, threads: int) -> Encoder:
     from transformers import AutoModel, AutoTokenizer
 
-    _prepare_torch(config, threads)
+    prepare_torch(f"encoder {config.name!r}", config.device, threads)
     source, revision = model_source(config)
     with _explain_load_errors(config, source):
         options = {"revision": revision, "trust_remote_code": config.trust_remote_code}
@@ -321,13 +321,15 @@ def model_source(config: EncoderConfig) -> tuple[str, str | None]:
     return config.model, hub_commit(config)
 
 
-def _prepare_torch(config: EncoderConfig, threads: int) -> None:
-    """Give torch its threads, and warn unless its vectors will be batch-invariant."""
+def prepare_torch(model: str, device: str, threads: int) -> None:
+    """Give torch its threads, and warn unless the outputs of `model` (a label for the
+    warning) will be batch-invariant. Any model whose outputs go into a shared cache (the
+    encoders, the re-rankers' scores) loads after this module is imported and calls this."""
     import torch
 
     torch.set_num_threads(threads)
-    if config.device != "cpu":
-        problem = f"on {config.device}, batch invariance was never measured"
+    if device != "cpu":
+        problem = f"on {device}, batch invariance was never measured"
     elif not torch.backends.mkl.is_available():
         problem = "this torch has no MKL, whose strict CNR mode batch invariance rests on"
     elif not _mkl_strict_cnr(torch):
@@ -339,9 +341,9 @@ def _prepare_torch(config: EncoderConfig, threads: int) -> None:
     else:
         return
     log.warning(
-        "encoder %r: %s, so its vectors may differ in the last bits with batch size and "
-        "thread count, and runs sharing its cache may differ in the last digits of scores",
-        config.name,
+        "%s: %s, so its outputs may differ in the last bits with batch size and thread "
+        "count, and runs sharing its cache may differ in the last digits of scores",
+        model,
         problem,
     )
 

@@ -33,6 +33,7 @@ import polars as pl
 log = logging.getLogger("clirbench")
 
 PAIR_KIND = "pair"  # the cache's `kind` of a (query, document) pair: no prompt
+SCORES_VERSION = "activation per score"  # see scorer_fingerprint
 INJECTED_COLUMNS = {"query_id": pl.String, "doc_id": pl.String, "replaced_doc_id": pl.String}
 
 
@@ -70,10 +71,13 @@ class CrossEncoderScorer:
     @property
     def model(self) -> Any:
         if self._model is None:
-            import torch
+            # Imported before torch runs: it puts MKL in strict CNR mode, without which a
+            # pair's logit depends on its batch-mates (see clirbench.embed.backends).
+            from clirbench.embed.backends import prepare_torch
+
+            prepare_torch(f"re-ranker {self.config.name!r}", self.config.device, self.threads)
             from sentence_transformers import CrossEncoder
 
-            torch.set_num_threads(self.threads)
             self._model = CrossEncoder(
                 self.config.folder,
                 max_length=self.max_length,
@@ -94,10 +98,23 @@ class CrossEncoderScorer:
         return equal_length_batches(counts, self.config.batch_size)
 
     def encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        import torch
+
         pairs = [pair_of(text) for text in texts]
-        scores = self.model.predict(
-            pairs, batch_size=max(len(pairs), 1), convert_to_numpy=True, show_progress_bar=False
+        logits = self.model.predict(
+            pairs,
+            batch_size=max(len(pairs), 1),
+            activation_fn=torch.nn.Identity(),
+            convert_to_tensor=True,
+            show_progress_bar=False,
         )
+        # The model's activation (a sigmoid) one score at a time: on a whole batch, torch
+        # computes the elements that fill its vector lanes by a vectorised path and the rest
+        # by a scalar one, whose last bits differ, so a score would depend on its place in
+        # the batch (measured: 4 of 64 scores of one batch differed from the same pairs alone).
+        activation = self.model.activation_fn
+        with torch.inference_mode():
+            scores = [activation(logit.reshape(1, 1)).item() for logit in logits.reshape(-1)]
         return np.asarray(scores, dtype=np.float32).reshape(len(pairs), 1)
 
 
@@ -116,7 +133,10 @@ def scorer_fingerprint(record_path: Path) -> str:
     of every file of the folder (so another training never shares its scores)."""
     import hashlib
 
-    return hashlib.sha256(record_path.read_bytes()).hexdigest()[:32]
+    # SCORES_VERSION: scores cached before the activation was applied score by score may
+    # differ in their last bits, so they are never mixed with the new ones.
+    digest = hashlib.sha256(record_path.read_bytes() + SCORES_VERSION.encode())
+    return digest.hexdigest()[:32]
 
 
 def candidates(run: pl.DataFrame, depth: int) -> pl.DataFrame:
