@@ -812,8 +812,9 @@ def get_rerank_params(wildcards):
 
 def get_evaluate_outputs():
     per_query = [run.path(f"{OUT}/metrics", ".per_query.parquet") for run in STUDY.run_grid()]
-    summary = [f"{OUT}/metrics/summary.csv"]
-    return per_query + get_pair_metric_files() + get_dataset_count_files() + summary
+    summary = [f"{OUT}/metrics/summary.csv", f"{OUT}/metrics/run_coverage.csv"]
+    per_run = per_query + get_pair_metric_files() + get_run_coverage_files()
+    return per_run + get_dataset_count_files() + summary
 
 
 def get_pair_metric_files():

@@ -370,4 +370,3 @@ def read_summary(path: Path) -> pl.DataFrame:
     return table.with_columns(
         pl.col("value").cast(pl.Float64), pl.col("n_queries").cast(pl.Int64)
     )
-
