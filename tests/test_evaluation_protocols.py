@@ -12,6 +12,7 @@ run depth, empty runs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 
@@ -363,7 +364,7 @@ def test_mul_is_a_language_every_view_accepts() -> None:
     assert mteb_language(MULTIPLE) == "mul-Zyyy"
 
 
-def test_mteb_names_and_full_ap_only_where_the_pool_is_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_mteb_names_and_no_metric_the_run_cuts(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert [mteb_metric_name(m) for m in ("map@100", "p@1", "recall@1", "map", "mrr@10")] == [
         "map_at_100", "precision_at_1", "recall_at_1", "map", "mrr_at_10"
     ]  # fmt: skip
@@ -371,8 +372,17 @@ def test_mteb_names_and_full_ap_only_where_the_pool_is_whole(tmp_path) -> None: 
     written = export_mteb(summary, {}, tmp_path / "cut")
     scores = _mteb_scores(written)
     assert "map_at_100" in scores and "precision_at_1" in scores and "map" not in scores
-    full = _mteb_scores(export_mteb(summary, {}, tmp_path / "full", full_pool=["small"]))
+    full = _mteb_scores(export_mteb(summary, {}, tmp_path / "full", cut={"small": []}))
     assert "map" in full
+    # A run of 50 over a pool of 700 cuts Recall@100, nDCG@100, MAP@100 and full AP: left out.
+    shallow = _mteb_scores(
+        export_mteb(summary, {}, tmp_path / "shallow", cut={"small": cut_metrics(50, 700)})
+    )
+    assert {"recall_at_100", "ndcg_at_100", "map_at_100", "map"}.isdisjoint(shallow)
+    assert {"recall_at_10", "ndcg_at_10", "precision_at_1"} <= shallow
+    entry = json.loads((tmp_path / "shallow" / "me5" / "no_revision_available"
+                        / "clirbench-small-original.json").read_text())["scores"]["test"][0]  # fmt: skip
+    assert entry["main_score"] == entry["ndcg_at_10"]  # Recall@100 is cut
 
 
 def _mteb_scores(paths: Iterable) -> set[str]:  # type: ignore[type-arg]

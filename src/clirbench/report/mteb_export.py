@@ -9,10 +9,13 @@ produced them (reference, revision or content fingerprint, package and version, 
 parameter count, as far as the study knows them). A subset "all" holds the macro average
 over language pairs, the number Table 3 shows.
 
-`main_score` is Recall@100 (the paper's main measure), not MTEB's usual nDCG@10: both are
-in every entry, with map_at_100, precision_at_1, recall_at_1 and the others; "map" (average
-precision over the whole run) only for datasets whose runs hold the whole pool, since
-below that it is not the full AP a reader of MTEB results would take it for. Languages are
+`main_score` is Recall@100 (the paper's main measure), not MTEB's usual nDCG@10, except
+where the run depth cuts Recall@100: both are
+in every entry, with map_at_100, precision_at_1, recall_at_1 and the others, except the
+metrics the run depth (`retrieval.top_k`) cuts short on a dataset (`cut_metrics`: a metric@k
+with k above the run's depth, "map" below the whole pool): a cut value is not the metric a
+reader of MTEB results would take it for, and the export has no place to say so (the
+report's protocol section does). Languages are
 ISO 639-3 with the most likely script ("deu-Latn"), as MTEB writes them; a unit whose
 relevant documents are in several languages (`evaluation.unit: query`) has document
 language "mul" (ISO 639: multiple languages), "mul-Zyyy".
@@ -37,9 +40,18 @@ from clirbench.evaluate.dataset_counts import read_dataset_counts
 from clirbench.evaluate.metrics import ALL, read_summary
 
 MAIN_SCORE = "recall@100"
+# A run shallower than 100 cuts Recall@100 (left out): then MTEB's own main score.
+FALLBACK_MAIN_SCORE = "ndcg@10"
 EVALUATED_SPLIT = "test"
 NO_REVISION = "no_revision_available"  # MTEB's folder name for a model without a revision
-FULL_AP = "map"  # exported only where the runs hold the whole pool
+FULL_AP = "map"  # exported only where the runs are known to hold the whole pool
+
+
+def _main_score(scores: Mapping[str, float]) -> float:
+    for metric in (MAIN_SCORE, FALLBACK_MAIN_SCORE):
+        if mteb_metric_name(metric) in scores:
+            return scores[mteb_metric_name(metric)]
+    raise ValueError(f"neither {MAIN_SCORE} nor {FALLBACK_MAIN_SCORE} survives the run depth")
 
 
 def mteb_metric_name(metric: str) -> str:
@@ -85,7 +97,7 @@ def task_results(summary: pl.DataFrame, system: str, split: str) -> dict[str, di
             entry: dict[str, Any] = {
                 "hf_subset": ALL if query_lang == ALL else f"{query_lang}-{doc_lang}",
                 "languages": languages,
-                "main_score": scores[mteb_metric_name(MAIN_SCORE)],
+                "main_score": _main_score(scores),
                 **scores,
             }
             if "n_queries" in pair.columns:
@@ -129,16 +141,20 @@ def export_mteb(
     models: Mapping[str, Mapping[str, Any]],
     out: Path,
     split: str = EVALUATED_SPLIT,
-    full_pool: Collection[str] = (),
+    cut: Mapping[str, Collection[str]] | None = None,
 ) -> list[Path]:
     """Write every system of `summary` in MTEB's layout under `out`; the paths written.
 
     `models`: system -> its model_meta.json content (see `model_meta`; at least name and
-    revision); a system missing from it is described by its name alone. `full_pool`: the
-    datasets whose runs hold their whole pool, the only ones whose "map" is exported."""
-    summary = summary.filter(
-        (pl.col("metric") != FULL_AP) | pl.col("dataset").is_in(list(full_pool))
-    )
+    revision); a system missing from it is described by its name alone. `cut`: per
+    dataset, the metrics its runs cut short, left out; a dataset missing from it has a pool
+    of unknown size, so its "map" is left out."""
+    cut = cut or {}
+    left_out = {(dataset, metric) for dataset, metrics in cut.items() for metric in metrics}
+    left_out |= {(dataset, FULL_AP) for dataset in set(summary["dataset"]) - set(cut)}
+    if left_out:
+        dropped = pl.DataFrame(sorted(left_out), schema=["dataset", "metric"], orient="row")
+        summary = summary.join(dropped, on=["dataset", "metric"], how="anti")
     written = []
     for system in sorted(set(summary["system"])):
         meta = {"name": system, "revision": None, **dict(models.get(system) or {})}
@@ -166,14 +182,14 @@ def export_mteb_files(
     """The export rule's entry point: summary.csv and provenance/models.json in, `out`
     written (replaced whole). `systems`: system -> description, model (its name in
     models.json) and first_stage where it has one. `top_k` (retrieval.top_k) and the
-    datasets' counts files (their pool sizes) say where "map" is full AP."""
+    datasets' counts files (their pool sizes) say which metrics the runs cut short."""
     summary = read_summary(summary_path)
     counts = [read_dataset_counts(Path(path)) for path in dataset_counts]
-    full_pool = [
-        stats.name
+    cut = {
+        stats.name: cut_metrics(top_k, stats.searched_pool)
         for stats in counts
-        if top_k is not None and not cut_metrics(top_k, stats.searched_pool, [FULL_AP])
-    ]
+        if top_k is not None
+    }
     with reading(models_path):
         records = json.loads(models_path.read_text(encoding="utf-8"))["models"]
     models = {
@@ -186,7 +202,7 @@ def export_mteb_files(
     # attempt is replaced, never merged.
     if out.exists():
         shutil.rmtree(out)
-    export_mteb(summary, models, out, full_pool=full_pool)
+    export_mteb(summary, models, out, cut=cut)
 
 
 def _folder_name(name: str) -> str:
